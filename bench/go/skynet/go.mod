@@ -1,0 +1,3 @@
+module mnsched/bench/skynet
+
+go 1.19

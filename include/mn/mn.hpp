@@ -1,0 +1,8 @@
+// mnsched: an M:N runtime in the image of Go's scheduler. This header brings in the whole
+// public API. See README.md for a quick start and docs/design.md for the design.
+#pragma once
+
+#include "mn/mutex.hpp"
+#include "mn/options.hpp"
+#include "mn/runtime.hpp"
+#include "mn/waitgroup.hpp"

@@ -1,0 +1,33 @@
+// mn::Options: how a runtime is configured.
+//
+// Configuration errors follow the project's rule (docs/errors.md): validate() returns an
+// absl::Status naming the bad field; mn::run() prints that message and exits with code 2,
+// as it does for a bad MN_PROCS or MN_SCHEDTRACE.
+#pragma once
+
+#include <cstddef>
+
+#include "absl/status/status.h"
+
+namespace mn {
+
+// Default size of a G's stack. C++ cannot move stacks, so a G's stack is fixed for its
+// life; only the pages a G touches cost memory, so a generous virtual size is cheap.
+// 64 KiB holds the usual C++ call depths (iostreams, std::format, small recursion) while
+// keeping a million Gs inside 64 GiB of address space. See docs/design.md, "Stacks".
+inline constexpr std::size_t kDefaultStackSize = 64 * 1024;
+inline constexpr std::size_t kMinStackSize = 16 * 1024;
+inline constexpr std::size_t kMaxStackSize = 256 * 1024 * 1024;
+
+struct Options {
+  // Number of Ps. 0 means: MN_PROCS if set, else the CPUs this process may use (the
+  // affinity mask, capped by the cgroup CPU quota rounded up, as Go 1.25 does).
+  int procs = 0;
+  // Usable stack bytes per G, rounded up to whole pages. 0 means kDefaultStackSize.
+  std::size_t stack_size = 0;
+};
+
+// Checks `opts` without starting anything. The message names the field and its value.
+absl::Status Validate(const Options& opts);
+
+}  // namespace mn

@@ -1,0 +1,93 @@
+// mn::run, mn::go, mn::yield: starting a runtime and Gs in it.
+//
+// Errors (docs/errors.md): misuse that Go would panic on throws std::logic_error
+// (run inside a G or beside another run, go with no runtime); bad configuration prints
+// a message naming the setting and exits with code 2.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <new>
+#include <type_traits>
+#include <utility>
+
+#include "absl/functional/any_invocable.h"
+#include "mn/options.hpp"
+
+namespace mn {
+
+namespace detail {
+struct G;
+struct SpawnSlot {
+  G* g;
+  void* storage;  // where the callable is constructed: on the new G's own stack when it fits
+};
+// Takes a G from the free pool and reserves `size` bytes for its callable. Throws
+// std::logic_error when no runtime is active.
+SpawnSlot SpawnBegin(std::size_t size, std::size_t align);
+// Makes the G runnable; `entry(storage)` runs the callable and destroys it.
+void SpawnCommit(G* g, void (*entry)(void*)) noexcept;
+// Returns the G to the pool when constructing the callable threw.
+void SpawnAbort(G* g) noexcept;
+int RunMain(absl::AnyInvocable<int()> main, const Options& opts);
+
+template <class Fn>
+void InvokeAndDestroy(void* p) {
+  Fn* fn = static_cast<Fn*>(p);
+  struct Destroy {
+    Fn* fn;
+    ~Destroy() { std::destroy_at(fn); }
+  } destroy{fn};
+  (*fn)();
+}
+}  // namespace detail
+
+// Runs `main` as the first G of a new runtime and returns when it returns: its int result,
+// or 0 if it returns void. An exception escaping `main` is rethrown from run().
+// When main returns the runtime stops: Gs that have not finished never run again, their
+// stacks are unmapped without unwinding (destructors of objects on them do not run), and
+// a later run() in the same process starts afresh. See docs/design.md, "Exit".
+template <class F>
+int run(F&& main, Options opts = {}) {
+  return detail::RunMain(
+      [&main]() -> int {
+        if constexpr (std::is_void_v<std::invoke_result_t<F&>>) {
+          main();
+          return 0;
+        } else {
+          return static_cast<int>(main());
+        }
+      },
+      opts);
+}
+
+// Starts a G running `f` (any move-only callable taking no arguments). From a G it goes to
+// this P's runnext slot; from a thread outside the runtime it goes to the global queue
+// and wakes an M. An exception escaping `f` ends the process with a message naming the G,
+// as an unrecovered panic does in Go.
+template <class F>
+void go(F&& f) {
+  using Fn = std::decay_t<F>;
+  static_assert(std::is_invocable_v<Fn&>, "mn::go needs a callable taking no arguments");
+  detail::SpawnSlot slot = detail::SpawnBegin(sizeof(Fn), alignof(Fn));
+  try {
+    ::new (slot.storage) Fn(std::forward<F>(f));
+  } catch (...) {
+    detail::SpawnAbort(slot.g);
+    throw;
+  }
+  detail::SpawnCommit(slot.g, &detail::InvokeAndDestroy<Fn>);
+}
+
+// Gosched: lets other Gs run. The caller goes to the global queue, so that two Gs yielding
+// to each other cannot starve the rest of a P's queue (Go issue 13546). Outside the
+// runtime it yields the OS thread.
+void yield();
+
+// True when the caller is a G of an active runtime.
+bool in_runtime() noexcept;
+
+// The number of Ps of the active runtime (Go's GOMAXPROCS(0)); 0 when none is active.
+int procs() noexcept;
+
+}  // namespace mn

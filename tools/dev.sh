@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# The one entry point for working on mnsched (documented in the README):
+#
+#   bash tools/dev.sh demo  [demo args...]   build preset `release`, run examples/demo with MN_SCHEDTRACE=1000
+#   bash tools/dev.sh test  [ctest args...]  for each preset (default: release asan tsan; env MN_PRESETS
+#                                            overrides, e.g. MN_PRESETS="release asan"): configure, build,
+#                                            ctest -j2; stops at the first failure; prints a summary
+#   bash tools/dev.sh bench [args...]        bash bench/run-skynet.sh args...
+#
+# Every subcommand first makes sure the Debian 12 packages in MN_DEB_PACKAGES are installed:
+# it installs the missing ones with apt-get when run as root, and otherwise names them and exits 2.
+# Nothing is installed (and apt-get is not run) when everything is already there.
+set -euo pipefail
+
+# Debian packages needed to build, test and benchmark. Extend here.
+MN_DEB_PACKAGES=(
+  build-essential g++ clang cmake ninja-build pkg-config
+  libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+)
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+say() { printf 'dev.sh: %s\n' "$*"; }
+die() { local rc=$1; shift; printf 'dev.sh: %s\n' "$*" >&2; exit "$rc"; }
+
+usage() {
+  cat >&2 <<EOF
+usage: bash tools/dev.sh <command> [args...]
+  demo  [args...]   build preset 'release' and run build/release/examples/demo (MN_SCHEDTRACE=1000)
+  test  [args...]   configure/build/ctest each preset in \${MN_PRESETS:-release asan tsan};
+                    args are passed to ctest (e.g. -LE slow, -R Sched)
+  bench [args...]   run bench/run-skynet.sh with these args
+EOF
+}
+
+# ---- Debian packages ---------------------------------------------------------------------------
+ensure_packages() {
+  if ! command -v dpkg-query >/dev/null 2>&1; then
+    say "warning: no dpkg-query (not Debian?); cannot check for: ${MN_DEB_PACKAGES[*]}"
+    return 0
+  fi
+  local p status missing=()
+  for p in "${MN_DEB_PACKAGES[@]}"; do
+    # One line per installed architecture (Multi-Arch: same); any "installed" counts.
+    # (Captured first: `dpkg-query | grep -q` could die of SIGPIPE under pipefail.)
+    status=$(dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null || true)
+    if ! grep -qx installed <<<"$status"; then
+      missing+=("$p")
+    fi
+  done
+  if [[ ${#missing[@]} -eq 0 ]]; then
+    return 0
+  fi
+  if [[ $(id -u) -ne 0 ]]; then
+    printf 'dev.sh: missing Debian packages: %s\n' "${missing[*]}" >&2
+    printf 'dev.sh: as root run: apt-get update && apt-get install -y --no-install-recommends %s\n' \
+      "${missing[*]}" >&2
+    exit 2
+  fi
+  say "installing missing Debian packages: ${missing[*]}"
+  apt-get update
+  DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+}
+
+ncpu() { nproc 2>/dev/null || echo 2; }
+
+# ---- demo --------------------------------------------------------------------------------------
+cmd_demo() {
+  cmake --preset release
+  cmake --build --preset release -j"$(ncpu)"
+  local demo=build/release/examples/demo
+  [[ -x $demo ]] || die 1 "$demo was not built (is examples/demo in examples/CMakeLists.txt yet?)"
+  MN_SCHEDTRACE=${MN_SCHEDTRACE:-1000} exec "$demo" "$@"
+}
+
+# ---- test --------------------------------------------------------------------------------------
+PASSED=()
+summary() {
+  say "==== summary"
+  local p
+  for p in "${PASSED[@]}"; do say "  $p: passed"; done
+  if [[ $# -gt 0 ]]; then say "  $1: FAILED ($2)"; fi
+  if [[ $# -gt 2 && -n $3 ]]; then say "  not run: $3"; fi
+}
+
+# Run one step of a preset; on failure print which, the summary, and exit with its status.
+run_step() {
+  local preset=$1 step=$2 rest=$3; shift 3
+  say "==== [$preset] $step: $*"
+  local rc=0
+  "$@" || rc=$?
+  if [[ $rc -ne 0 ]]; then
+    printf '\ndev.sh: preset %s FAILED at %s (exit %d): %s\n' "$preset" "$step" "$rc" "$*" >&2
+    summary "$preset" "$step" "$rest"
+    exit "$rc"
+  fi
+}
+
+cmd_test() {
+  local presets
+  read -r -a presets <<<"${MN_PRESETS:-release asan tsan}"
+  [[ ${#presets[@]} -gt 0 ]] || die 2 "MN_PRESETS is empty"
+  # The sanitizer options are set for ctest only (the env in ctest_wrap), so one preset's
+  # settings never leak into the next.
+  local i p rest ctest_wrap asan ubsan tsan bits
+  for ((i = 0; i < ${#presets[@]}; i++)); do
+    p=${presets[i]}
+    rest="${presets[*]:i+1}"
+    ctest_wrap=()
+    case $p in
+      asan)
+        asan=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}
+        ubsan=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+        say "[$p] ASAN_OPTIONS=$asan UBSAN_OPTIONS=$ubsan"
+        ctest_wrap=(env "ASAN_OPTIONS=$asan" "UBSAN_OPTIONS=$ubsan")
+        ;;
+      tsan)
+        tsan=${TSAN_OPTIONS:-halt_on_error=1 second_deadlock_stack=1}
+        say "[$p] TSAN_OPTIONS=$tsan"
+        ctest_wrap=(env "TSAN_OPTIONS=$tsan")
+        # TSan (the libtsan of GCC 12 / clang 14) assumes the kernel's mmap randomisation
+        # stays within 28 bits. Newer kernels/distros default vm.mmap_rnd_bits to 32 (e.g.
+        # Ubuntu 23.10+), and then libraries or stacks land outside TSan's shadow layout
+        # and every instrumented binary dies at startup with
+        # "FATAL: ThreadSanitizer: unexpected memory mapping". Rather than lowering the
+        # sysctl machine-wide, run the tests with ASLR disabled for ctest and its children
+        # (setarch -R sets the ADDR_NO_RANDOMIZE personality, inherited across fork/exec).
+        bits=$(cat /proc/sys/vm/mmap_rnd_bits 2>/dev/null || echo 0)
+        if [[ $bits =~ ^[0-9]+$ && $bits -gt 28 ]]; then
+          say "[$p] vm.mmap_rnd_bits=$bits > 28: running ctest under 'setarch $(uname -m) -R'"
+          ctest_wrap+=(setarch "$(uname -m)" -R)
+        fi
+        ;;
+    esac
+    run_step "$p" configure "$rest" cmake --preset "$p"
+    run_step "$p" build "$rest" cmake --build --preset "$p" -j"$(ncpu)"
+    run_step "$p" ctest "$rest" "${ctest_wrap[@]}" ctest --preset "$p" -j2 "$@"
+    PASSED+=("$p")
+  done
+  summary
+  say "all presets passed: ${PASSED[*]}"
+}
+
+# ---- bench -------------------------------------------------------------------------------------
+cmd_bench() {
+  [[ -f bench/run-skynet.sh ]] || die 1 "bench/run-skynet.sh does not exist yet"
+  exec bash bench/run-skynet.sh "$@"
+}
+
+# ---- main --------------------------------------------------------------------------------------
+if [[ $# -lt 1 ]]; then
+  usage
+  exit 2
+fi
+cmd=$1
+shift
+case $cmd in
+  demo|test|bench) ensure_packages; "cmd_$cmd" "$@" ;;
+  -h|--help|help) usage; exit 0 ;;
+  *) printf 'dev.sh: unknown command: %s\n' "$cmd" >&2; usage; exit 2 ;;
+esac

@@ -1,0 +1,260 @@
+// The public entry points (mn::run, mn::go, mn::yield) and the Runtime object's life.
+//
+// Invariants:
+//  - At most one runtime is active per process: ActiveRegistry holds it from the start of
+//    run() until main returns. Outside threads that spawn into it take a reference
+//    under the registry's lock, so the runtime cannot be freed under them.
+//  - A Runtime is deleted by whoever drops the last reference: run(), an M thread on its
+//    way out, or an outside spawner (sched.hpp, Runtime::refs).
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <stdexcept>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "mn/runtime.hpp"
+#include "procs.hpp"
+#include "sched.hpp"
+
+namespace mn {
+
+absl::Status Validate(const Options& opts) {
+  if (opts.procs < 0 || opts.procs > detail::kMaxProcs) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Options.procs=%d: must be between 1 and %d (or 0 for the default)", opts.procs,
+        detail::kMaxProcs));
+  }
+  if (opts.stack_size != 0 &&
+      (opts.stack_size < kMinStackSize || opts.stack_size > kMaxStackSize)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Options.stack_size=%zu: must be between %zu and %zu bytes (or 0 for the default)",
+        opts.stack_size, kMinStackSize, kMaxStackSize));
+  }
+  return absl::OkStatus();
+}
+
+namespace detail {
+
+void RunSchedTrace(Runtime* rt);                   // schedtrace.cpp
+absl::StatusOr<int64_t> SchedTraceFromEnv();       // schedtrace.cpp
+
+// The process-wide registry of the active runtime: the one piece of global state, since
+// outside threads must find the runtime to spawn into it.
+struct ActiveRegistry {
+  std::mutex mu;
+  Runtime* rt = nullptr;  // guarded by mu
+};
+ActiveRegistry& Registry() {
+  static ActiveRegistry* r = new ActiveRegistry();  // never destroyed: threads may outlive main
+  return *r;
+}
+
+namespace {
+
+[[noreturn]] void ConfigError(const absl::Status& s) {
+  std::fprintf(stderr, "mn: %s\n", std::string(s.message()).c_str());
+  std::fflush(stderr);
+  std::exit(2);
+}
+
+[[noreturn]] void FatalUncaught(G* g, const char* what) {
+  std::fprintf(stderr, "mn: fatal: uncaught exception in G %llu: %s\n",
+               static_cast<unsigned long long>(g->id), what);
+  std::abort();
+}
+
+[[noreturn]] void GEntry(void* arg) {
+  ContextEntered();
+  G* g = static_cast<G*>(arg);
+  try {
+    g->entry(g->fn);
+  } catch (const std::exception& e) {
+    if (!g->is_main) FatalUncaught(g, e.what());
+    g->rt->main_exception = std::current_exception();
+  } catch (...) {
+    if (!g->is_main) FatalUncaught(g, "(not a std::exception)");
+    g->rt->main_exception = std::current_exception();
+  }
+  if (g->fn_on_heap) ::operator delete(g->fn);
+  g->fn = nullptr;
+  GoExit();
+}
+
+// Gs take callables of up to a quarter of the stack in place; larger ones go to the heap.
+void* PlaceCallable(G* g, std::size_t size, std::size_t align) {
+  char* top = reinterpret_cast<char*>(g);
+  std::size_t usable = static_cast<std::size_t>(g->stack.hi - g->stack.lo);
+  if (size <= usable / 4 && align <= 64) {
+    auto p = (reinterpret_cast<uintptr_t>(top) - size) & ~(uintptr_t{align} - 1);
+    g->fn_on_heap = false;
+    return reinterpret_cast<void*>(p);
+  }
+  g->fn_on_heap = true;
+  return ::operator new(size, std::align_val_t{std::max(align, alignof(std::max_align_t))});
+}
+
+}  // namespace
+
+Runtime::Runtime(int procs_in, std::size_t stack_size)
+    : procs(procs_in), stacks(stack_size) {
+  allp.reserve(static_cast<std::size_t>(procs));
+  idlep_mask.Reset(procs);
+  steal_order.Reset(static_cast<uint32_t>(procs));
+  // All Ps start idle; the first M takes one for main. Pushed in reverse so that the
+  // LIFO idle list hands out P0 first.
+  for (int i = 0; i < procs; i++) {
+    allp.push_back(std::make_unique<P>());
+    allp.back()->id = i;
+  }
+  for (int i = procs - 1; i >= 0; i--) {
+    P* pp = allp[i].get();
+    pp->link = pidle;
+    pidle = pp;
+    idlep_mask.Set(i);
+  }
+  npidle.store(procs, std::memory_order_relaxed);
+  start_ns = NanoTime();
+}
+
+Runtime::~Runtime() {
+  // Every G, pooled or abandoned at exit, lives inside `stacks`: release what each
+  // context holds outside it (TSan fibers), then `stacks` unmaps the memory.
+  for (G* g : allg) DestroyContext(&g->ctx);
+}
+
+SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {
+  M* m = GetM();
+  Runtime* rt;
+  P* pp = nullptr;
+  if (m != nullptr && m->curg != nullptr) {
+    rt = m->rt;
+    pp = m->p;
+  } else {
+    ActiveRegistry& reg = Registry();
+    std::lock_guard<std::mutex> lock(reg.mu);
+    rt = reg.rt;
+    if (rt == nullptr) throw std::logic_error("mn::go: no runtime is active (call it inside mn::run)");
+    rt->refs.fetch_add(1, std::memory_order_relaxed);  // dropped in SpawnCommit/SpawnAbort
+  }
+  G* g = NewG(rt, pp);
+  g->fn = PlaceCallable(g, size, align);
+  return SpawnSlot{g, g->fn};
+}
+
+void PrepareG(G* g, void (*entry)(void*)) {
+  g->entry = entry;
+  // The first frame goes below the G object and the callable (when it is on the stack).
+  char* top = reinterpret_cast<char*>(g);
+  if (!g->fn_on_heap && g->fn != nullptr) top = static_cast<char*>(g->fn);
+#if MN_ASAN
+  // A previous G's frames that never returned (its final switch) left poisoned shadow.
+  ASAN_UNPOISON_MEMORY_REGION(g->stack.lo, static_cast<std::size_t>(top - g->stack.lo));
+#endif
+  MakeContext(&g->ctx, top - 16, &GEntry, g);
+  g->ctx.stack_lo = g->stack.lo;
+  g->ctx.stack_size = static_cast<std::size_t>(g->stack.hi - g->stack.lo);
+}
+
+void SpawnCommit(G* g, void (*entry)(void*)) noexcept {
+  PrepareG(g, entry);
+  Runtime* rt = g->rt;
+  M* m = GetM();
+  bool outside = m == nullptr || m->curg == nullptr;
+  QueueNewG(rt, g);
+  if (outside) Unref(rt);
+}
+
+void SpawnAbort(G* g) noexcept {
+  Runtime* rt = g->rt;
+  if (g->fn_on_heap) ::operator delete(g->fn);
+  M* m = GetM();
+  bool outside = m == nullptr || m->curg == nullptr;
+  FreeG(rt, outside ? nullptr : m->p, g);
+  if (outside) Unref(rt);
+}
+
+int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
+  if (GetM() != nullptr) throw std::logic_error("mn::run: called from inside a G");
+  if (absl::Status s = Validate(opts); !s.ok()) ConfigError(s);
+  const char* env = std::getenv("MN_PROCS");
+  absl::StatusOr<int> procs = ResolveProcs(opts.procs, env);
+  if (!procs.ok()) ConfigError(procs.status());
+  absl::StatusOr<int64_t> trace = SchedTraceFromEnv();
+  if (!trace.ok()) ConfigError(trace.status());
+
+  std::size_t stack = opts.stack_size != 0 ? opts.stack_size : kDefaultStackSize;
+  auto* rt = new Runtime(*procs, stack);
+  {
+    ActiveRegistry& reg = Registry();
+    std::lock_guard<std::mutex> lock(reg.mu);
+    if (reg.rt != nullptr) {
+      delete rt;
+      throw std::logic_error("mn::run: another runtime is already active in this process");
+    }
+    reg.rt = rt;
+  }
+  InstallSignalHandlers();
+
+  struct MainState {
+    absl::AnyInvocable<int()>* main;
+    Runtime* rt;
+  } state{&main, rt};
+  auto body = [](void* p) {
+    auto* st = static_cast<MainState*>(p);
+    st->rt->main_result = (*st->main)();
+  };
+  G* g = NewG(rt, nullptr);
+  g->is_main = true;
+  g->fn_on_heap = false;
+  g->fn = &state;  // not on g's stack: PrepareG places the frame below the G object
+  g->fn_on_heap = true;
+  PrepareG(g, body);
+  g->fn_on_heap = false;  // but not ours to free either
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+    rt->runq.PushBack(g);
+    rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
+  }
+  if (*trace > 0) {
+    rt->schedtrace_ms = *trace;
+    rt->schedtrace_thread = new std::thread([rt] { RunSchedTrace(rt); });
+  }
+  StartMainM(rt);
+
+  rt->main_done.Sleep();
+  {
+    ActiveRegistry& reg = Registry();
+    std::lock_guard<std::mutex> lock(reg.mu);
+    reg.rt = nullptr;
+  }
+  StopRuntime(rt);
+  if (rt->schedtrace_thread != nullptr) {
+    rt->schedtrace_stop.Wakeup();
+    rt->schedtrace_thread->join();
+    delete rt->schedtrace_thread;
+    rt->schedtrace_thread = nullptr;
+  }
+  int result = rt->main_result;
+  std::exception_ptr exc = rt->main_exception;
+  Unref(rt);
+  if (exc) std::rethrow_exception(exc);
+  return result;
+}
+
+}  // namespace detail
+
+void yield() { detail::Gosched(); }
+
+bool in_runtime() noexcept { return detail::CurrentG() != nullptr; }
+
+int procs() noexcept {
+  if (detail::M* m = detail::GetM()) return m->rt->procs;
+  detail::ActiveRegistry& reg = detail::Registry();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  return reg.rt != nullptr ? reg.rt->procs : 0;
+}
+
+}  // namespace mn

@@ -1,0 +1,57 @@
+// G: a goroutine -- a stackful coroutine with its own stack, saved context and status.
+//
+// Invariants (the status protocol, as Go's casgstatus):
+//  - kRunnable: in exactly one run queue (a P's ring or runnext, or the global queue) or
+//    being handed to execute(); nobody else touches it.
+//  - kRunning: owned by the M in g->m; only that M switches away from it.
+//  - kWaiting: parked. Its context was saved before its unlock callback released the lock
+//    of whatever it waits on, so whoever finds it there may ready() it at once.
+//    ready() moves it back to kRunnable with a CAS, so a double ready is caught.
+//  - kDead: on a free list with its stack, ready for reuse.
+// The G object itself lives at the top of its own stack slot (userspace/stack.hpp), so a
+// G and its stack are allocated, pooled and freed as one unit.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "context.hpp"
+#include "stack.hpp"
+
+namespace mn::detail {
+
+struct M;
+struct Runtime;
+
+enum class GStatus : uint32_t { kIdle, kRunnable, kRunning, kWaiting, kDead };
+
+// Why a G waits; printed by schedtrace dumps and (later) the deadlock detector.
+enum class WaitReason : uint8_t {
+  kNone,
+  kMutex,
+  kWaitGroup,
+  kSemaphore,
+};
+const char* WaitReasonString(WaitReason r);
+
+struct alignas(64) G {
+  Context ctx;
+  G* schedlink = nullptr;  // run queue / free list link; owned by whoever holds the G
+  std::atomic<GStatus> status{GStatus::kIdle};
+  uint64_t id = 0;
+  Runtime* rt = nullptr;
+  M* m = nullptr;  // the M running it, while kRunning
+
+  void (*entry)(void*) = nullptr;  // runs and destroys the callable at fn
+  void* fn = nullptr;
+  bool fn_on_heap = false;  // the callable did not fit on the stack; fn is malloc'd
+  bool is_main = false;
+
+  StackSlot stack{};
+
+  WaitReason wait_reason = WaitReason::kNone;
+  int64_t wait_since_ns = 0;
+};
+
+}  // namespace mn::detail

@@ -1,0 +1,866 @@
+// The scheduler: Ms running Gs through Ps, as Go's runtime/proc.go.
+//
+// Roles. A G runs only on an M that holds a P. Each M has its own thread stack, g0, and
+// every scheduling decision runs there: a G that stops (parks, yields, exits) first
+// switches to g0 with a reason (Go's mcall), and g0 acts on it once the G is off its
+// stack. That is what lets park's unlock callback release a lock after the G's context
+// is saved, so that a concurrent ready() can never resume a half-saved G.
+//
+// Finding work (FindRunnable) follows Go's order: every 61st tick the global queue first
+// (so it cannot starve behind local work), then runnext and the local ring, the global
+// queue in a batch, (netpoll, later), then stealing: 4 passes over all Ps in a random
+// order, skipping idle ones, taking half of a victim's ring, and its runnext only on the
+// last pass. Then the M gives its P back and re-checks everything before sleeping.
+//
+// Spinning. An M looking for work without having found any is "spinning" and counted
+// in nmspinning. We keep at most about half the busy Ps' worth of spinners
+// (2*nmspinning < procs - npidle), and wakep() starts a new spinner only when there is
+// an idle P and nmspinning goes 0 -> 1. A spinner that finds work stops spinning and
+// calls wakep() itself, so one readied G wakes at most one M and bursts of work wake Ms
+// in a chain rather than a herd.
+//
+// The pairing that keeps this from losing work (Go's "Worker thread parking/unparking"):
+//   submitter: publish the G (seq_cst RMW or store on runnext/tail)  ->  read nmspinning
+//   spinner:   decrement nmspinning (seq_cst RMW)  ->  re-read every P's queue (seq_cst)
+// Both sides are seq_cst, so in the single total order one of them comes first: either
+// the submitter sees the spinner still counted (and the spinner, after its decrement, is
+// guaranteed to see the G), or the spinner has decremented and the submitter sees 0 and
+// wakes someone. Without it (say, a release store then a plain load) both could miss.
+// Work on the global queue needs none of this: it is published and checked under lock.
+//
+// needspinning (Go issue 43997): a spinner that found work but no idle P to hand it to
+// sets needspinning, and the next M about to give its P up spins instead.
+//
+// Ms. Threads are created on demand (newm) up to kMaxThreads and cached when idle
+// (stopm parks them on their Note); startm hands an idle M a P and wakes it.
+//
+// Shutdown. When the main G exits, `stopping` is set under the lock and every idle M is
+// woken; every M checks `stopping` in FindRunnable and stopm (under the same lock) and
+// exits its thread. Ms running a G exit at that G's next switch to g0; the G is dropped.
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bitset>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/str_format.h"
+#include "procs.hpp"
+#include "sched.hpp"
+
+namespace mn::detail {
+
+namespace {
+
+constexpr int32_t kMaxThreads = 10000;  // Go's default SetMaxThreads
+constexpr int kStealTries = 4;
+constexpr int kActiveSpin = 4;       // Go's active_spin
+constexpr int kActiveSpinCnt = 30;   // Go's active_spin_cnt
+constexpr int32_t kGFreeLocalMax = 64;  // spill to global above this (Go: 64)
+constexpr int32_t kGFreeBatch = 32;     // moved per refill/spill (Go: 32)
+constexpr uint64_t kGoidBatch = 16;     // Go's _GoidCacheBatch
+constexpr std::size_t kMStackSize = 256 * 1024;
+constexpr std::size_t kAltStackSize = 64 * 1024;
+
+thread_local M* tls_m = nullptr;
+
+[[noreturn]] void Fatal(const char* what) {
+  std::fprintf(stderr, "mn: fatal: %s\n", what);
+  std::abort();
+}
+
+uint64_t FastRand(M* m) {
+  // wyrand: one multiply, good enough for victim selection.
+  m->rand_state += 0xa0761d6478bd642full;
+  __uint128_t t = static_cast<__uint128_t>(m->rand_state) * (m->rand_state ^ 0xe7037ed1a0b428dbull);
+  return static_cast<uint64_t>(t >> 64) ^ static_cast<uint64_t>(t);
+}
+
+// ---- Idle P list (lock held) ------------------------------------------------------------
+
+void PidlePut(Runtime* rt, P* pp) {
+  if (!pp->runq.Empty()) Fatal("pidleput: P has non-empty run queue");
+  pp->link = rt->pidle;
+  rt->pidle = pp;
+  rt->idlep_mask.Set(pp->id);
+  rt->npidle.fetch_add(1, std::memory_order_seq_cst);
+}
+
+P* PidleGet(Runtime* rt) {
+  P* pp = rt->pidle;
+  if (pp != nullptr) {
+    rt->pidle = pp->link;
+    rt->idlep_mask.Clear(pp->id);
+    rt->npidle.fetch_sub(1, std::memory_order_seq_cst);
+  }
+  return pp;
+}
+
+// As PidleGet, but a spinner that finds work and no P asks the next M giving up its P
+// to spin instead (needspinning).
+P* PidleGetSpinning(Runtime* rt) {
+  P* pp = PidleGet(rt);
+  if (pp == nullptr) rt->needspinning.store(1, std::memory_order_seq_cst);
+  return pp;
+}
+
+// ---- Global run queue (lock held) -------------------------------------------------------
+
+void GlobRunqPut(Runtime* rt, G* g) {
+  rt->runq.PushBack(g);
+  rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
+}
+
+void GlobRunqPutBatch(Runtime* rt, GQueue* q) {
+  rt->runq.PushBackAll(*q);
+  rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
+}
+
+void RunqPut(Runtime* rt, P* pp, G* g, bool next);
+
+// Takes a batch from the global queue: one to run, the rest into pp's ring. Batch size is
+// Go's: a fair share (size/procs + 1), at most max if given, at most half a ring.
+G* GlobRunqGet(Runtime* rt, P* pp, int32_t max) {
+  int32_t size = rt->runq.size;
+  if (size == 0) return nullptr;
+  int32_t n = size / rt->procs + 1;
+  if (n > size) n = size;
+  if (max > 0 && n > max) n = max;
+  if (n > static_cast<int32_t>(RunQueue::kSize / 2)) n = RunQueue::kSize / 2;
+  G* g = rt->runq.PopFront();
+  for (int32_t i = 1; i < n; i++) RunqPut(rt, pp, rt->runq.PopFront(), false);
+  rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
+  return g;
+}
+
+// ---- Local run queue --------------------------------------------------------------------
+
+void RunqPut(Runtime* rt, P* pp, G* g, bool next) {
+  if (next) {
+    g = pp->runq.PutNext(g);
+    if (g == nullptr) return;
+    // The displaced G goes to the tail.
+  }
+  GQueue spill;
+  if (!pp->runq.Put(g, &spill)) {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    GlobRunqPutBatch(rt, &spill);
+  }
+}
+
+// ---- M lifecycle ------------------------------------------------------------------------
+
+void AcquireP(M* m, P* pp) {
+  if (pp->m != nullptr || pp->status.load(std::memory_order_relaxed) != PStatus::kIdle) {
+    Fatal("acquirep: P already in use");
+  }
+  pp->m = m;
+  pp->status.store(PStatus::kRunning, std::memory_order_relaxed);
+  m->p = pp;
+}
+
+P* ReleaseP(M* m) {
+  P* pp = m->p;
+  if (pp == nullptr || pp->m != m) Fatal("releasep: invalid P state");
+  pp->m = nullptr;
+  pp->status.store(PStatus::kIdle, std::memory_order_relaxed);
+  m->p = nullptr;
+  return pp;
+}
+
+void* MThreadMain(void* arg);
+
+void SetupAltStack(M* m) {
+  m->altstack = mmap(nullptr, kAltStackSize, PROT_READ | PROT_WRITE,
+                     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (m->altstack == MAP_FAILED) {
+    m->altstack = nullptr;
+    return;
+  }
+  stack_t ss{};
+  ss.ss_sp = m->altstack;
+  ss.ss_size = kAltStackSize;
+  sigaltstack(&ss, nullptr);
+}
+
+void TeardownAltStack(M* m) {
+  if (m->altstack == nullptr) return;
+  stack_t ss{};
+  ss.ss_flags = SS_DISABLE;
+  sigaltstack(&ss, nullptr);
+  munmap(m->altstack, kAltStackSize);
+  m->altstack = nullptr;
+}
+
+// Creates a thread that starts with pp (and as a spinner if spinning). The M is counted
+// before the thread exists so that shutdown never misses it.
+void NewM(Runtime* rt, P* pp, bool spinning) {
+  M* m;
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    if (rt->mcount.load(std::memory_order_relaxed) >= kMaxThreads) {
+      Fatal("thread limit exceeded (10000 Ms)");
+    }
+    rt->allm.push_back(std::make_unique<M>());
+    m = rt->allm.back().get();
+    m->id = rt->mcount.fetch_add(1, std::memory_order_relaxed);
+  }
+  m->rt = rt;
+  m->nextp = pp;
+  m->spinning = spinning;
+  m->rand_state = reinterpret_cast<uintptr_t>(m) ^ static_cast<uint64_t>(NanoTime());
+  rt->refs.fetch_add(1, std::memory_order_relaxed);
+
+  pthread_attr_t attr;
+  pthread_attr_init(&attr);
+  pthread_attr_setstacksize(&attr, kMStackSize);
+  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // Ms must not take signals meant for the process's own threads.
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pthread_t tid;
+  int err = pthread_create(&tid, &attr, &MThreadMain, m);
+  pthread_sigmask(SIG_SETMASK, &old, nullptr);
+  pthread_attr_destroy(&attr);
+  if (err != 0) {
+    std::fprintf(stderr, "mn: fatal: cannot create M thread: %s\n", std::strerror(err));
+    std::abort();
+  }
+}
+
+// Hands pp to an idle M (or a new one) and wakes it.
+void StartM(Runtime* rt, P* pp, bool spinning) {
+  M* m;
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    m = rt->midle;
+    if (m != nullptr) {
+      rt->midle = m->schedlink;
+      rt->nmidle--;
+    }
+  }
+  if (m == nullptr) {
+    NewM(rt, pp, spinning);
+    return;
+  }
+  if (m->spinning || m->nextp != nullptr) Fatal("startm: M is spinning or has a P");
+  m->spinning = spinning;
+  m->nextp = pp;
+  m->park.Wakeup();  // release: nextp and spinning are visible to the woken M
+}
+
+// Parks the M in the thread cache until startm hands it a P. Returns false when the
+// runtime is stopping and the thread should exit.
+bool StopM(M* m) {
+  Runtime* rt = m->rt;
+  if (m->p != nullptr || m->spinning) Fatal("stopm: holding P or spinning");
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    if (rt->stopping.load(std::memory_order_relaxed)) return false;
+    m->schedlink = rt->midle;
+    rt->midle = m;
+    rt->nmidle++;
+  }
+  m->park.Sleep();
+  m->park.Clear();
+  P* pp = m->nextp;
+  if (pp == nullptr) return false;  // woken by StopRuntime
+  m->nextp = nullptr;
+  AcquireP(m, pp);
+  return true;
+}
+
+void BecomeSpinning(M* m) {
+  m->spinning = true;
+  m->rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
+  m->rt->needspinning.store(0, std::memory_order_seq_cst);
+}
+
+// Starts one spinning M if there is an idle P and nobody spins yet.
+void WakeP(Runtime* rt) {
+  // seq_cst loads: the second half of "publish work, then look for spinners".
+  if (rt->npidle.load(std::memory_order_seq_cst) == 0) return;
+  if (rt->nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  int32_t zero = 0;
+  if (!rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
+  P* pp;
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    pp = PidleGetSpinning(rt);
+    if (pp == nullptr) {
+      if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+        Fatal("wakep: negative nmspinning");
+      }
+      return;
+    }
+  }
+  StartM(rt, pp, true);
+}
+
+void ResetSpinning(M* m) {
+  if (!m->spinning) Fatal("resetspinning: not a spinning M");
+  m->spinning = false;
+  if (m->rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+    Fatal("resetspinning: negative nmspinning");
+  }
+  // The spinner found work: there may be more, so hand the search on (the chain).
+  WakeP(m->rt);
+}
+
+// ---- Finding work -----------------------------------------------------------------------
+
+G* StealWork(M* m) {
+  Runtime* rt = m->rt;
+  P* pp = m->p;
+  for (int i = 0; i < kStealTries; i++) {
+    bool last = i == kStealTries - 1;
+    for (RandomOrder::Enum e = rt->steal_order.Start(static_cast<uint32_t>(FastRand(m)));
+         !e.Done(); e.Next()) {
+      if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
+      P* p2 = rt->allp[e.pos].get();
+      if (p2 == pp) continue;
+      if (rt->idlep_mask.Read(e.pos)) continue;  // nothing to take from an idle P
+      bool running = p2->status.load(std::memory_order_relaxed) == PStatus::kRunning;
+      if (G* g = pp->runq.StealFrom(p2->runq, last, running)) return g;
+    }
+  }
+  return nullptr;
+}
+
+// After the M gave up its P: is there a non-idle P with work? Then take an idle P.
+P* CheckRunqsNoP(Runtime* rt, const std::bitset<kMaxProcs>& idle_snapshot) {
+  for (int id = 0; id < rt->procs; id++) {
+    if (idle_snapshot[id]) continue;
+    if (!rt->allp[id]->runq.Empty()) {
+      std::lock_guard<std::mutex> lock(rt->lock);
+      return PidleGetSpinning(rt);  // nullptr: no P free, no point checking the rest
+    }
+  }
+  return nullptr;
+}
+
+// Blocks until there is a G to run on m's P (which may change), or returns nullptr when
+// the runtime is stopping. *inherit: the G came from runnext and keeps the time slice.
+G* FindRunnable(M* m, bool* inherit) {
+  Runtime* rt = m->rt;
+top:
+  *inherit = false;
+  if (rt->stopping.load(std::memory_order_acquire)) return nullptr;
+  P* pp = m->p;
+
+  // Every 61st tick, the global queue first, so it cannot starve behind local work.
+  if (pp->schedtick % 61 == 0 && rt->runqsize.load(std::memory_order_relaxed) > 0) {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    if (G* g = GlobRunqGet(rt, pp, 1)) return g;
+  }
+  if (G* g = pp->runq.Get(inherit)) return g;
+  if (rt->runqsize.load(std::memory_order_relaxed) != 0) {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    if (G* g = GlobRunqGet(rt, pp, 0)) return g;
+  }
+  // (netpoll goes here: a later issue.)
+
+  // Spin only while few Ms do: at most half the busy Ps, so that a burst of readies on
+  // many Ps does not put every idle M to work burning CPU.
+  if (m->spinning || 2 * rt->nmspinning.load(std::memory_order_relaxed) <
+                         rt->procs - rt->npidle.load(std::memory_order_relaxed)) {
+    if (!m->spinning) BecomeSpinning(m);
+    if (G* g = StealWork(m)) return g;
+  }
+
+  // Nothing found. Snapshot which Ps are idle before ours joins them: those are the ones
+  // whose queues the re-check below may skip.
+  std::bitset<kMaxProcs> idle_snapshot;
+  for (int id = 0; id < rt->procs; id++) idle_snapshot[id] = rt->idlep_mask.Read(id);
+
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
+    if (rt->runq.size != 0) {
+      G* g = GlobRunqGet(rt, pp, 0);
+      return g;
+    }
+    if (!m->spinning && rt->needspinning.load(std::memory_order_seq_cst) == 1) {
+      // A spinner found work it could not place: spin instead of sleeping.
+      BecomeSpinning(m);
+      goto top_unlocked;
+    }
+    if (ReleaseP(m) != pp) Fatal("findrunnable: wrong P");
+    PidlePut(rt, pp);
+  }
+
+  if (m->spinning) {
+    m->spinning = false;
+    // seq_cst RMW: the spinner's half of the pairing. Everything read below is read
+    // after it in the total order, so work published before a submitter saw our count
+    // drop is found here.
+    if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
+      Fatal("findrunnable: negative nmspinning");
+    }
+    {
+      std::unique_lock<std::mutex> lock(rt->lock);
+      if (rt->runq.size != 0) {
+        if (P* p2 = PidleGetSpinning(rt)) {
+          G* g = GlobRunqGet(rt, p2, 0);
+          lock.unlock();
+          AcquireP(m, p2);
+          BecomeSpinning(m);
+          return g;
+        }
+      }
+    }
+    if (P* p2 = CheckRunqsNoP(rt, idle_snapshot)) {
+      AcquireP(m, p2);
+      BecomeSpinning(m);
+      goto top;
+    }
+    // (timers and netpoll re-checks go here: later issues.)
+  }
+
+  if (!StopM(m)) return nullptr;
+  goto top;
+
+top_unlocked:
+  goto top;
+}
+
+// ---- Running Gs ---------------------------------------------------------------------------
+
+[[noreturn]] void FatalStackOverflow(G* g, const char* how) {
+  char buf[256];
+  int n = std::snprintf(buf, sizeof buf,
+                        "mn: fatal: stack overflow in G %llu (%zu-byte stack; %s). "
+                        "Raise mn::Options::stack_size.\n",
+                        static_cast<unsigned long long>(g->id),
+                        static_cast<std::size_t>(g->stack.hi - g->stack.lo), how);
+  if (n > 0) (void)!write(2, buf, static_cast<std::size_t>(n));
+  std::abort();
+}
+
+void Execute(M* m, G* g, bool inherit) {
+  m->curg = g;
+  g->m = m;
+  g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+  if (!inherit) m->p->schedtick++;
+  SwitchContext(&m->g0, &g->ctx);
+  // Back on g0: g stopped, for m->reason.
+  m->curg = nullptr;
+  if (!g->stack.guarded && !StackAllocator::ZoneClean(g->stack)) {
+    FatalStackOverflow(g, "detected on switch: it wrote below its stack");
+  }
+}
+
+// Acts on why g switched to g0. Returns g again if it must resume at once (its unlock
+// callback refused to park it).
+G* AfterSwitch(M* m, G* g) {
+  Runtime* rt = m->rt;
+  SwitchReason reason = m->reason;
+  m->reason = SwitchReason::kNone;
+  switch (reason) {
+    case SwitchReason::kPark: {
+      auto unlockf = m->unlockf;
+      void* arg = m->unlock_arg;
+      m->unlockf = nullptr;
+      m->unlock_arg = nullptr;
+      // release: pairs with ready()'s CAS; the saved context is complete.
+      g->status.store(GStatus::kWaiting, std::memory_order_release);
+      if (unlockf != nullptr && !unlockf(g, arg)) {
+        g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+        return g;
+      }
+      // g may already be running elsewhere now: do not touch it.
+      return nullptr;
+    }
+    case SwitchReason::kGosched: {
+      g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+      {
+        std::lock_guard<std::mutex> lock(rt->lock);
+        GlobRunqPut(rt, g);
+      }
+      WakeP(rt);
+      return nullptr;
+    }
+    case SwitchReason::kGoyield:
+      g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+      RunqPut(rt, m->p, g, false);
+      return nullptr;
+    case SwitchReason::kExit: {
+      g->status.store(GStatus::kDead, std::memory_order_relaxed);
+      bool is_main = g->is_main;
+      FreeG(rt, m->p, g);
+      if (is_main) {
+        {
+          std::lock_guard<std::mutex> lock(rt->lock);
+          rt->stopping.store(true, std::memory_order_release);
+        }
+        rt->main_done.Wakeup();
+      }
+      return nullptr;
+    }
+    case SwitchReason::kNone:
+      break;
+  }
+  Fatal("g0 resumed with no switch reason");
+}
+
+void Schedule(M* m) {
+  for (;;) {
+    bool inherit = false;
+    G* g = FindRunnable(m, &inherit);
+    if (g == nullptr) return;
+    if (m->spinning) ResetSpinning(m);
+    if (m->rt->stopping.load(std::memory_order_acquire)) return;  // g is dropped
+    do {
+      Execute(m, g, inherit);
+      inherit = true;
+      g = AfterSwitch(m, g);
+    } while (g != nullptr);
+  }
+}
+
+void* MThreadMain(void* arg) {
+  M* m = static_cast<M*>(arg);
+  Runtime* rt = m->rt;
+  SetM(m);
+  InitThreadContext(&m->g0);
+  SetupAltStack(m);
+  // Ms run Gs that may call anything; they should see the same signals as other threads,
+  // except that the handlers' work belongs to whichever thread takes them.
+  sigset_t none;
+  sigemptyset(&none);
+  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  P* pp = m->nextp;
+  m->nextp = nullptr;
+  AcquireP(m, pp);
+  Schedule(m);
+  // Exiting: leave the P (the runtime is stopping; nobody will take it).
+  if (m->spinning) {
+    m->spinning = false;
+    rt->nmspinning.fetch_sub(1, std::memory_order_relaxed);
+  }
+  if (m->p != nullptr) ReleaseP(m);
+  TeardownAltStack(m);
+  SetM(nullptr);
+  Unref(rt);
+  return nullptr;
+}
+
+// Switches the current G to g0 with `reason`. Returns when the G is resumed (never for
+// kExit).
+void SwitchToG0(M* m, G* g, SwitchReason reason) {
+  m->reason = reason;
+  SwitchContext(&g->ctx, &m->g0, reason == SwitchReason::kExit);
+}
+
+void StackOverflowHandler(int sig, siginfo_t* info, void* uctx);
+struct sigaction g_prev_segv;  // the handler we displaced; set once, then read-only
+std::once_flag g_signals_once;
+
+void StackOverflowHandler(int sig, siginfo_t* info, void* uctx) {
+  M* m = tls_m;
+  G* g = m != nullptr ? m->curg : nullptr;
+  if (g != nullptr) {
+    auto* addr = static_cast<char*>(info->si_addr);
+    if (addr >= g->stack.zone && addr < g->stack.lo) {
+      FatalStackOverflow(g, "hit the guard page below it");
+    }
+    // An unguarded stack's runaway ends at its segment's bottom guard page, at most a
+    // segment (16 MiB) below.
+    if (!g->stack.guarded && addr < g->stack.lo && g->stack.lo - addr <= (32 << 20)) {
+      FatalStackOverflow(g, "ran past its stack into other Gs' stacks");
+    }
+  }
+  // Not ours: behave as if we were never here.
+  if (g_prev_segv.sa_flags & SA_SIGINFO) {
+    if (g_prev_segv.sa_sigaction != nullptr) {
+      g_prev_segv.sa_sigaction(sig, info, uctx);
+      return;
+    }
+  } else if (g_prev_segv.sa_handler != SIG_DFL && g_prev_segv.sa_handler != SIG_IGN) {
+    g_prev_segv.sa_handler(sig);
+    return;
+  }
+  signal(sig, SIG_DFL);  // re-executing the faulting instruction now kills us normally
+}
+
+}  // namespace
+
+// ---- Exported to the rest of the runtime ------------------------------------------------
+
+M* GetM() noexcept {
+  M* m = tls_m;
+  asm volatile("" : "+r"(m));  // keeps this call from being treated as pure
+  return m;
+}
+
+void SetM(M* m) noexcept { tls_m = m; }
+
+G* CurrentG() noexcept {
+  M* m = GetM();
+  return m != nullptr ? m->curg : nullptr;
+}
+
+void InstallSignalHandlers() {
+  std::call_once(g_signals_once, [] {
+    struct sigaction sa {};
+    sa.sa_sigaction = &StackOverflowHandler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGSEGV, &sa, &g_prev_segv);
+  });
+}
+
+void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
+  M* m = GetM();
+  G* g = m->curg;
+  g->wait_reason = reason;
+  g->wait_since_ns = NanoTime();
+  m->unlockf = unlockf;
+  m->unlock_arg = arg;
+  SwitchToG0(m, g, SwitchReason::kPark);
+}
+
+void Ready(G* g) {
+  GStatus expect = GStatus::kWaiting;
+  // acquire pairs with the release store of kWaiting in AfterSwitch.
+  if (!g->status.compare_exchange_strong(expect, GStatus::kRunnable,
+                                         std::memory_order_acquire)) {
+    Fatal("ready: G is not waiting");
+  }
+  g->wait_reason = WaitReason::kNone;
+  Runtime* rt = g->rt;
+  M* m = GetM();
+  if (m != nullptr && m->rt == rt && m->p != nullptr) {
+    RunqPut(rt, m->p, g, true);
+  } else {
+    // A thread outside the runtime (or an M without a P).
+    std::lock_guard<std::mutex> lock(rt->lock);
+    GlobRunqPut(rt, g);
+  }
+  WakeP(rt);
+}
+
+void Gosched() {
+  M* m = GetM();
+  if (m == nullptr || m->curg == nullptr) {
+    sched_yield();
+    return;
+  }
+  SwitchToG0(m, m->curg, SwitchReason::kGosched);
+}
+
+void Goyield() {
+  M* m = GetM();
+  if (m == nullptr || m->curg == nullptr) {
+    sched_yield();
+    return;
+  }
+  SwitchToG0(m, m->curg, SwitchReason::kGoyield);
+}
+
+[[noreturn]] void GoExit() {
+  M* m = GetM();
+  SwitchToG0(m, m->curg, SwitchReason::kExit);
+  Fatal("dead G resumed");
+}
+
+bool CanSpin(int iter) {
+  // As Go's sync_runtime_canSpin: a Mutex is cooperative, so spin only a few times, only
+  // with more than one P, only if another P is running (it may be the lock holder), and
+  // only if nothing else waits to run here.
+  M* m = GetM();
+  if (iter >= kActiveSpin || m == nullptr || m->p == nullptr) return false;
+  Runtime* rt = m->rt;
+  if (rt->procs <= rt->npidle.load(std::memory_order_relaxed) +
+                       rt->nmspinning.load(std::memory_order_relaxed) + 1) {
+    return false;
+  }
+  return m->p->runq.Empty();
+}
+
+void DoSpin() {
+  for (int i = 0; i < kActiveSpinCnt; i++) __builtin_ia32_pause();
+}
+
+void StartMainM(Runtime* rt) {
+  P* pp;
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    pp = PidleGet(rt);
+  }
+  StartM(rt, pp, false);
+}
+
+void StopRuntime(Runtime* rt) {
+  std::lock_guard<std::mutex> lock(rt->lock);
+  rt->stopping.store(true, std::memory_order_release);
+  while (M* m = rt->midle) {
+    rt->midle = m->schedlink;
+    rt->nmidle--;
+    m->nextp = nullptr;
+    m->park.Wakeup();
+  }
+}
+
+void Unref(Runtime* rt) {
+  // acq_rel: the last owner sees everything the others did before deleting.
+  if (rt->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete rt;
+}
+
+// ---- G pool -----------------------------------------------------------------------------
+
+namespace {
+
+void InitG(Runtime* rt, const StackSlot& slot) {
+  // The G object sits at the very top of its own stack slot.
+  char* top = slot.hi - ((sizeof(G) + 63) & ~std::size_t{63});
+  G* g = ::new (top) G();
+  g->rt = rt;
+  g->stack = slot;
+  g->status.store(GStatus::kDead, std::memory_order_relaxed);
+}
+
+G* GFromSlot(const StackSlot& slot) {
+  return reinterpret_cast<G*>(slot.hi - ((sizeof(G) + 63) & ~std::size_t{63}));
+}
+
+// Takes up to n Gs from the global pool, or makes new ones; returns them linked.
+G* RefillGs(Runtime* rt, int32_t n, int32_t* got) {
+  G* list = nullptr;
+  *got = 0;
+  {
+    std::lock_guard<std::mutex> lock(rt->gfree_lock);
+    while (*got < n && rt->gfree != nullptr) {
+      G* g = rt->gfree;
+      rt->gfree = g->schedlink;
+      rt->ngfree--;
+      g->schedlink = list;
+      list = g;
+      (*got)++;
+    }
+  }
+  if (*got > 0) return list;
+  StackSlot slots[kGFreeBatch];
+  std::size_t k = rt->stacks.Allocate(slots, static_cast<std::size_t>(n));
+  for (std::size_t i = 0; i < k; i++) {
+    InitG(rt, slots[i]);
+    G* g = GFromSlot(slots[i]);
+    g->schedlink = list;
+    list = g;
+  }
+  {
+    std::lock_guard<std::mutex> lock(rt->gfree_lock);
+    for (G* g = list; g != nullptr; g = g->schedlink) rt->allg.push_back(g);
+  }
+  *got = static_cast<int32_t>(k);
+  return list;
+}
+
+uint64_t NextGoid(Runtime* rt, P* pp) {
+  if (pp == nullptr) return rt->goid_gen.fetch_add(1, std::memory_order_relaxed) + 1;
+  if (pp->goid_next == pp->goid_end) {
+    pp->goid_next = rt->goid_gen.fetch_add(kGoidBatch, std::memory_order_relaxed) + 1;
+    pp->goid_end = pp->goid_next + kGoidBatch;
+  }
+  return pp->goid_next++;
+}
+
+}  // namespace
+
+G* NewG(Runtime* rt, P* pp) {
+  G* g;
+  if (pp != nullptr) {
+    if (pp->gfree == nullptr) {
+      int32_t got;
+      pp->gfree = RefillGs(rt, kGFreeBatch, &got);
+      pp->ngfree += got;
+    }
+    g = pp->gfree;
+    pp->gfree = g->schedlink;
+    pp->ngfree--;
+  } else {
+    int32_t got;
+    g = RefillGs(rt, 1, &got);
+    // A fresh allocation may hand back a whole batch: keep the rest.
+    if (G* rest = g->schedlink) {
+      std::lock_guard<std::mutex> lock(rt->gfree_lock);
+      while (rest != nullptr) {
+        G* next = rest->schedlink;
+        rest->schedlink = rt->gfree;
+        rt->gfree = rest;
+        rt->ngfree++;
+        rest = next;
+      }
+    }
+  }
+  g->schedlink = nullptr;
+  g->id = NextGoid(rt, pp);
+  g->is_main = false;
+  g->fn_on_heap = false;
+  g->m = nullptr;
+  g->status.store(GStatus::kIdle, std::memory_order_relaxed);
+  rt->gcount.fetch_add(1, std::memory_order_relaxed);
+  return g;
+}
+
+void FreeG(Runtime* rt, P* pp, G* g) {
+  rt->gcount.fetch_sub(1, std::memory_order_relaxed);
+  g->status.store(GStatus::kDead, std::memory_order_relaxed);
+  g->m = nullptr;
+  if (pp == nullptr) {
+    std::lock_guard<std::mutex> lock(rt->gfree_lock);
+    g->schedlink = rt->gfree;
+    rt->gfree = g;
+    rt->ngfree++;
+    return;
+  }
+  g->schedlink = pp->gfree;
+  pp->gfree = g;
+  pp->ngfree++;
+  if (pp->ngfree >= kGFreeLocalMax) {
+    std::lock_guard<std::mutex> lock(rt->gfree_lock);
+    while (pp->ngfree > kGFreeBatch) {
+      G* x = pp->gfree;
+      pp->gfree = x->schedlink;
+      pp->ngfree--;
+      x->schedlink = rt->gfree;
+      rt->gfree = x;
+      rt->ngfree++;
+    }
+  }
+}
+
+void QueueNewG(Runtime* rt, G* g) {
+  g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+  M* m = GetM();
+  if (m != nullptr && m->rt == rt && m->p != nullptr) {
+    RunqPut(rt, m->p, g, true);
+  } else {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    GlobRunqPut(rt, g);
+  }
+  WakeP(rt);
+}
+
+// ---- RandomOrder ------------------------------------------------------------------------
+
+void RandomOrder::Reset(uint32_t count) {
+  count_ = count;
+  coprimes_.clear();
+  auto gcd = [](uint32_t a, uint32_t b) {
+    while (b != 0) {
+      uint32_t t = a % b;
+      a = b;
+      b = t;
+    }
+    return a;
+  };
+  for (uint32_t i = 1; i <= count; i++) {
+    if (gcd(i, count) == 1) coprimes_.push_back(i);
+  }
+}
+
+}  // namespace mn::detail

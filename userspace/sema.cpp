@@ -1,0 +1,109 @@
+// Sema: see include/mn/detail/sema.hpp for the invariants.
+#include "mn/detail/sema.hpp"
+
+#include <sched.h>
+
+#include "sched.hpp"
+
+namespace mn::detail {
+
+void SpinLock::lock() noexcept {
+  for (int spins = 0;; spins++) {
+    // acquire pairs with unlock()'s release.
+    if (v_.load(std::memory_order_relaxed) == 0 &&
+        v_.exchange(1, std::memory_order_acquire) == 0) {
+      return;
+    }
+    if (spins < 64) {
+      __builtin_ia32_pause();
+    } else {
+      // The holder's thread may have been descheduled by the kernel.
+      sched_yield();
+    }
+  }
+}
+
+bool Sema::try_acquire() noexcept {
+  uint32_t v = count_.load(std::memory_order_relaxed);
+  while (v > 0) {
+    // acquire pairs with release()'s increment: what the releaser did happens before.
+    if (count_.compare_exchange_weak(v, v - 1, std::memory_order_acquire,
+                                     std::memory_order_relaxed)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+bool UnlockSpin(G*, void* arg) {
+  static_cast<SpinLock*>(arg)->unlock();
+  return true;
+}
+}  // namespace
+
+void Sema::acquire(bool lifo, uint8_t wait_reason) {
+  if (try_acquire()) return;
+  Waiter w;
+  w.g = CurrentG();
+  for (;;) {
+    lock_.lock();
+    // seq_cst: pairs with release()'s seq_cst increment of count_ and load of nwait_.
+    nwait_.fetch_add(1, std::memory_order_seq_cst);
+    if (try_acquire()) {
+      nwait_.fetch_sub(1, std::memory_order_seq_cst);
+      lock_.unlock();
+      return;
+    }
+    w.next = nullptr;
+    w.handoff = false;
+    if (lifo) {
+      w.next = head_;
+      head_ = &w;
+      if (tail_ == nullptr) tail_ = &w;
+    } else {
+      if (tail_ != nullptr) tail_->next = &w; else head_ = &w;
+      tail_ = &w;
+    }
+    if (w.g != nullptr) {
+      // The lock is released on g0, after this G's context is saved (proc.cpp).
+      Park(&UnlockSpin, &lock_, static_cast<WaitReason>(wait_reason));
+    } else {
+      w.woken.store(0, std::memory_order_relaxed);
+      lock_.unlock();
+      // acquire pairs with the waker's release store.
+      while (w.woken.load(std::memory_order_acquire) == 0) FutexWait(&w.woken, 0);
+    }
+    if (w.handoff || try_acquire()) return;
+    // Woken, but another taker got the token first: queue again, as Go does.
+  }
+}
+
+void Sema::release(bool handoff) {
+  // seq_cst: pairs with acquire()'s nwait_ increment then count_ re-check.
+  count_.fetch_add(1, std::memory_order_seq_cst);
+  if (nwait_.load(std::memory_order_seq_cst) == 0) return;
+  lock_.lock();
+  if (nwait_.load(std::memory_order_relaxed) == 0 || head_ == nullptr) {
+    lock_.unlock();
+    return;
+  }
+  Waiter* w = head_;
+  head_ = w->next;
+  if (head_ == nullptr) tail_ = nullptr;
+  nwait_.fetch_sub(1, std::memory_order_seq_cst);
+  lock_.unlock();
+  bool direct = handoff && try_acquire();
+  w->handoff = direct;
+  // After the wakeup the waiter may return and its stack frame (w) be gone.
+  if (G* g = w->g) {
+    Ready(g);
+  } else {
+    w->woken.store(1, std::memory_order_release);
+    FutexWake(&w->woken, 1);
+  }
+  // Starvation mode: let the waiter run now, on this P, rather than after our slice.
+  if (direct && CurrentG() != nullptr) Goyield();
+}
+
+}  // namespace mn::detail
