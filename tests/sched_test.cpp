@@ -222,7 +222,7 @@ TEST(Go, MoveOnlyAndLargeCallables) {
       got += *p;
       wg.done();
     });
-    // A capture larger than a quarter of the stack goes to the heap.
+    // A capture larger than G::kInlineFnBytes goes to the heap.
     std::array<int64_t, 2100> big{};  // 16.8 KB > 64 KiB / 4
     big[2099] = 1;
     mn::go([big, &got, &wg] {

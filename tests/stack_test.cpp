@@ -17,14 +17,18 @@ using mn::detail::StackSlot;
 TEST(StackAllocator, GuardedWhileBudgetLastsThenZoneChecked) {
   // A budget smaller than one segment: nothing is guarded.
   StackAllocator none(64 * 1024, 0);
-  StackSlot s;
-  ASSERT_EQ(none.Allocate(&s, 1), 1u);
-  EXPECT_FALSE(s.guarded);
-  EXPECT_EQ(s.lo - s.zone, 4096);
-  EXPECT_GE(static_cast<size_t>(s.hi - s.lo), 64u * 1024);
-  EXPECT_TRUE(StackAllocator::ZoneClean(s));
-  s.lo[-1] = 1;  // what an overflow leaves behind
-  EXPECT_FALSE(StackAllocator::ZoneClean(s));
+  StackSlot s[2];
+  ASSERT_EQ(none.Allocate(s, 2), 2u);
+  EXPECT_FALSE(s[0].guarded);
+  EXPECT_EQ(s[0].lo - s[0].zone, 64);
+  EXPECT_GE(static_cast<size_t>(s[0].hi - s[0].lo), 64u * 1024);
+  // Back to back: the second slot's canary is the top of the first.
+  EXPECT_EQ(s[1].zone, s[0].hi);
+  EXPECT_TRUE(StackAllocator::CanaryIntact(s[0]));
+  EXPECT_TRUE(StackAllocator::CanaryIntact(s[1]));
+  s[1].lo[-1] = 1;  // what an overflow leaves behind
+  EXPECT_FALSE(StackAllocator::CanaryIntact(s[1]));
+  EXPECT_TRUE(StackAllocator::CanaryIntact(s[0]));
 
   StackAllocator all(64 * 1024, 1 << 20);
   StackSlot g[4];
@@ -32,7 +36,8 @@ TEST(StackAllocator, GuardedWhileBudgetLastsThenZoneChecked) {
   for (const auto& x : g) EXPECT_TRUE(x.guarded);
   EXPECT_GT(all.guarded_stacks(), 0);
   // Slots are disjoint and laid out upward.
-  EXPECT_LE(g[0].hi, g[1].zone);
+  EXPECT_EQ(g[0].hi, g[1].zone);
+  EXPECT_EQ(g[1].lo - g[1].zone, 4096);
 }
 
 TEST(StackAllocator, SizeRoundedToPages) {

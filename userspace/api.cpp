@@ -65,6 +65,19 @@ namespace {
   std::abort();
 }
 
+// Small callables live in the G itself; larger ones go to the heap.
+void* PlaceCallable(G* g, std::size_t size, std::size_t align) {
+  if (size <= G::kInlineFnBytes && align <= 16) {
+    g->fn_on_heap = false;
+    return g->fn_buf;
+  }
+  g->fn_on_heap = true;
+  g->fn_align = std::max(align, alignof(std::max_align_t));
+  return ::operator new(size, std::align_val_t{g->fn_align});
+}
+
+}  // namespace
+
 [[noreturn]] void GEntry(void* arg) {
   ContextEntered();
   G* g = static_cast<G*>(arg);
@@ -77,25 +90,10 @@ namespace {
     if (!g->is_main) FatalUncaught(g, "(not a std::exception)");
     g->rt->main_exception = std::current_exception();
   }
-  if (g->fn_on_heap) ::operator delete(g->fn);
+  if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t{g->fn_align});
   g->fn = nullptr;
   GoExit();
 }
-
-// Gs take callables of up to a quarter of the stack in place; larger ones go to the heap.
-void* PlaceCallable(G* g, std::size_t size, std::size_t align) {
-  char* top = reinterpret_cast<char*>(g);
-  std::size_t usable = static_cast<std::size_t>(g->stack.hi - g->stack.lo);
-  if (size <= usable / 4 && align <= 64) {
-    auto p = (reinterpret_cast<uintptr_t>(top) - size) & ~(uintptr_t{align} - 1);
-    g->fn_on_heap = false;
-    return reinterpret_cast<void*>(p);
-  }
-  g->fn_on_heap = true;
-  return ::operator new(size, std::align_val_t{std::max(align, alignof(std::max_align_t))});
-}
-
-}  // namespace
 
 Runtime::Runtime(int procs_in, std::size_t stack_size)
     : procs(procs_in), stacks(stack_size) {
@@ -122,6 +120,7 @@ Runtime::~Runtime() {
   // Every G, pooled or abandoned at exit, lives inside `stacks`: release what each
   // context holds outside it (TSan fibers), then `stacks` unmaps the memory.
   for (G* g : allg) DestroyContext(&g->ctx);
+  for (G* block : gblocks) delete[] block;
 }
 
 SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {
@@ -143,22 +142,8 @@ SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {
   return SpawnSlot{g, g->fn};
 }
 
-void PrepareG(G* g, void (*entry)(void*)) {
-  g->entry = entry;
-  // The first frame goes below the G object and the callable (when it is on the stack).
-  char* top = reinterpret_cast<char*>(g);
-  if (!g->fn_on_heap && g->fn != nullptr) top = static_cast<char*>(g->fn);
-#if MN_ASAN
-  // A previous G's frames that never returned (its final switch) left poisoned shadow.
-  ASAN_UNPOISON_MEMORY_REGION(g->stack.lo, static_cast<std::size_t>(top - g->stack.lo));
-#endif
-  MakeContext(&g->ctx, top - 16, &GEntry, g);
-  g->ctx.stack_lo = g->stack.lo;
-  g->ctx.stack_size = static_cast<std::size_t>(g->stack.hi - g->stack.lo);
-}
-
 void SpawnCommit(G* g, void (*entry)(void*)) noexcept {
-  PrepareG(g, entry);
+  g->entry = entry;  // the stack and first frame come when it first runs
   Runtime* rt = g->rt;
   M* m = GetM();
   bool outside = m == nullptr || m->curg == nullptr;
@@ -168,7 +153,7 @@ void SpawnCommit(G* g, void (*entry)(void*)) noexcept {
 
 void SpawnAbort(G* g) noexcept {
   Runtime* rt = g->rt;
-  if (g->fn_on_heap) ::operator delete(g->fn);
+  if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t{g->fn_align});
   M* m = GetM();
   bool outside = m == nullptr || m->curg == nullptr;
   FreeG(rt, outside ? nullptr : m->p, g);
@@ -208,10 +193,8 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   G* g = NewG(rt, nullptr);
   g->is_main = true;
   g->fn_on_heap = false;
-  g->fn = &state;  // not on g's stack: PrepareG places the frame below the G object
-  g->fn_on_heap = true;
-  PrepareG(g, body);
-  g->fn_on_heap = false;  // but not ours to free either
+  g->fn = &state;
+  g->entry = body;
   {
     std::lock_guard<std::mutex> lock(rt->lock);
     g->status.store(GStatus::kRunnable, std::memory_order_relaxed);

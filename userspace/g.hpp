@@ -8,8 +8,10 @@
 //    of whatever it waits on, so whoever finds it there may ready() it at once.
 //    ready() moves it back to kRunnable with a CAS, so a double ready is caught.
 //  - kDead: on a free list with its stack, ready for reuse.
-// The G object itself lives at the top of its own stack slot (userspace/stack.hpp), so a
-// G and its stack are allocated, pooled and freed as one unit.
+// A G gets its stack when it first runs, not when it is made (AttachStack, proc.cpp), and
+// gives it back when it exits: a runnable G that has not started costs only this object,
+// and stacks are reused from a LIFO cache while still warm in cache and TLB. Small
+// callables live inline in the G (fn_buf); larger ones on the heap.
 #pragma once
 
 #include <atomic>
@@ -36,6 +38,10 @@ enum class WaitReason : uint8_t {
 const char* WaitReasonString(WaitReason r);
 
 struct alignas(64) G {
+  // Callables up to this size (and 16-byte alignment) are stored inline.
+  static constexpr std::size_t kInlineFnBytes = 128;
+
+  alignas(16) unsigned char fn_buf[kInlineFnBytes];
   Context ctx;
   G* schedlink = nullptr;  // run queue / free list link; owned by whoever holds the G
   std::atomic<GStatus> status{GStatus::kIdle};
@@ -45,10 +51,11 @@ struct alignas(64) G {
 
   void (*entry)(void*) = nullptr;  // runs and destroys the callable at fn
   void* fn = nullptr;
-  bool fn_on_heap = false;  // the callable did not fit on the stack; fn is malloc'd
+  bool fn_on_heap = false;  // the callable did not fit on the stack; fn is operator new'd
+  std::size_t fn_align = 0;  // ... with this alignment
   bool is_main = false;
 
-  StackSlot stack{};
+  StackSlot stack{};  // lo == nullptr until the G first runs
 
   WaitReason wait_reason = WaitReason::kNone;
   int64_t wait_since_ns = 0;

@@ -440,7 +440,11 @@ top_unlocked:
   std::abort();
 }
 
+void AttachStack(Runtime* rt, P* pp, G* g);
+void StackPut(Runtime* rt, P* pp, const StackSlot& s);
+
 void Execute(M* m, G* g, bool inherit) {
+  if (g->stack.lo == nullptr) AttachStack(m->rt, m->p, g);
   m->curg = g;
   g->m = m;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
@@ -448,7 +452,7 @@ void Execute(M* m, G* g, bool inherit) {
   SwitchContext(&m->g0, &g->ctx);
   // Back on g0: g stopped, for m->reason.
   m->curg = nullptr;
-  if (!g->stack.guarded && !StackAllocator::ZoneClean(g->stack)) {
+  if (!g->stack.guarded && !StackAllocator::CanaryIntact(g->stack)) {
     FatalStackOverflow(g, "detected on switch: it wrote below its stack");
   }
 }
@@ -490,6 +494,8 @@ G* AfterSwitch(M* m, G* g) {
     case SwitchReason::kExit: {
       g->status.store(GStatus::kDead, std::memory_order_relaxed);
       bool is_main = g->is_main;
+      StackPut(rt, m->p, g->stack);
+      g->stack = StackSlot{};
       FreeG(rt, m->p, g);
       if (is_main) {
         {
@@ -568,7 +574,7 @@ void StackOverflowHandler(int sig, siginfo_t* info, void* uctx) {
       FatalStackOverflow(g, "hit the guard page below it");
     }
     // An unguarded stack's runaway ends at its segment's bottom guard page, at most a
-    // segment (16 MiB) below.
+    // segment (16 MiB) below, having overwritten the stacks between.
     if (!g->stack.guarded && addr < g->stack.lo && g->stack.lo - addr <= (32 << 20)) {
       FatalStackOverflow(g, "ran past its stack into other Gs' stacks");
     }
@@ -710,52 +716,37 @@ void Unref(Runtime* rt) {
   if (rt->refs.fetch_sub(1, std::memory_order_acq_rel) == 1) delete rt;
 }
 
-// ---- G pool -----------------------------------------------------------------------------
+// ---- G and stack pools -------------------------------------------------------------------
 
 namespace {
 
-void InitG(Runtime* rt, const StackSlot& slot) {
-  // The G object sits at the very top of its own stack slot.
-  char* top = slot.hi - ((sizeof(G) + 63) & ~std::size_t{63});
-  G* g = ::new (top) G();
-  g->rt = rt;
-  g->stack = slot;
-  g->status.store(GStatus::kDead, std::memory_order_relaxed);
-}
+constexpr int32_t kGBlock = 64;  // Gs allocated per block
 
-G* GFromSlot(const StackSlot& slot) {
-  return reinterpret_cast<G*>(slot.hi - ((sizeof(G) + 63) & ~std::size_t{63}));
-}
-
-// Takes up to n Gs from the global pool, or makes new ones; returns them linked.
+// Takes up to n Gs from the global pool, or makes a block of new ones; returns them linked.
 G* RefillGs(Runtime* rt, int32_t n, int32_t* got) {
   G* list = nullptr;
   *got = 0;
-  {
-    std::lock_guard<std::mutex> lock(rt->gfree_lock);
-    while (*got < n && rt->gfree != nullptr) {
-      G* g = rt->gfree;
-      rt->gfree = g->schedlink;
-      rt->ngfree--;
-      g->schedlink = list;
-      list = g;
-      (*got)++;
-    }
+  std::lock_guard<std::mutex> lock(rt->gfree_lock);
+  while (*got < n && rt->gfree != nullptr) {
+    G* g = rt->gfree;
+    rt->gfree = g->schedlink;
+    rt->ngfree--;
+    g->schedlink = list;
+    list = g;
+    (*got)++;
   }
   if (*got > 0) return list;
-  StackSlot slots[kGFreeBatch];
-  std::size_t k = rt->stacks.Allocate(slots, static_cast<std::size_t>(n));
-  for (std::size_t i = 0; i < k; i++) {
-    InitG(rt, slots[i]);
-    G* g = GFromSlot(slots[i]);
+  G* block = new G[kGBlock];
+  rt->gblocks.push_back(block);
+  for (int32_t i = 0; i < kGBlock; i++) {
+    G* g = &block[i];
+    g->rt = rt;
+    g->status.store(GStatus::kDead, std::memory_order_relaxed);
+    rt->allg.push_back(g);
     g->schedlink = list;
     list = g;
   }
-  {
-    std::lock_guard<std::mutex> lock(rt->gfree_lock);
-    for (G* g = list; g != nullptr; g = g->schedlink) rt->allg.push_back(g);
-  }
-  *got = static_cast<int32_t>(k);
+  *got = kGBlock;
   return list;
 }
 
@@ -766,6 +757,52 @@ uint64_t NextGoid(Runtime* rt, P* pp) {
     pp->goid_end = pp->goid_next + kGoidBatch;
   }
   return pp->goid_next++;
+}
+
+StackSlot StackGet(Runtime* rt, P* pp) {
+  if (pp->nstack == 0) {
+    {
+      std::lock_guard<std::mutex> lock(rt->gfree_lock);
+      while (pp->nstack < P::kStackCacheMax / 2 && !rt->free_stacks.empty()) {
+        pp->stack_cache[pp->nstack++] = rt->free_stacks.back();
+        rt->free_stacks.pop_back();
+      }
+    }
+    if (pp->nstack == 0) {
+      // Fresh stacks one at a time: a slot is only worth touching when a G needs it.
+      rt->stacks.Allocate(&pp->stack_cache[0], 1);
+      pp->nstack = 1;
+    }
+  }
+  return pp->stack_cache[--pp->nstack];
+}
+
+void StackPut(Runtime* rt, P* pp, const StackSlot& s) {
+  if (pp != nullptr && pp->nstack < P::kStackCacheMax) {
+    pp->stack_cache[pp->nstack++] = s;
+    return;
+  }
+  std::lock_guard<std::mutex> lock(rt->gfree_lock);
+  rt->free_stacks.push_back(s);
+  if (pp != nullptr) {
+    // Keep the most recently used half (top of the LIFO) here; spill the colder half.
+    int keep = P::kStackCacheMax / 2;
+    for (int i = 0; i < pp->nstack - keep; i++) rt->free_stacks.push_back(pp->stack_cache[i]);
+    for (int i = 0; i < keep; i++) pp->stack_cache[i] = pp->stack_cache[pp->nstack - keep + i];
+    pp->nstack = keep;
+  }
+}
+
+// Gives g a stack and a first frame that enters GEntry.
+void AttachStack(Runtime* rt, P* pp, G* g) {
+  g->stack = StackGet(rt, pp);
+#if MN_ASAN
+  // A previous G's frames that never returned (its final switch) left poisoned shadow.
+  ASAN_UNPOISON_MEMORY_REGION(g->stack.lo, static_cast<std::size_t>(g->stack.hi - g->stack.lo));
+#endif
+  MakeContext(&g->ctx, g->stack.hi, &GEntry, g);
+  g->ctx.stack_lo = g->stack.lo;
+  g->ctx.stack_size = static_cast<std::size_t>(g->stack.hi - g->stack.lo);
 }
 
 }  // namespace
@@ -784,7 +821,7 @@ G* NewG(Runtime* rt, P* pp) {
   } else {
     int32_t got;
     g = RefillGs(rt, 1, &got);
-    // A fresh allocation may hand back a whole batch: keep the rest.
+    // A fresh block hands back many: keep the rest in the global pool.
     if (G* rest = g->schedlink) {
       std::lock_guard<std::mutex> lock(rt->gfree_lock);
       while (rest != nullptr) {
@@ -800,7 +837,9 @@ G* NewG(Runtime* rt, P* pp) {
   g->id = NextGoid(rt, pp);
   g->is_main = false;
   g->fn_on_heap = false;
+  g->fn = nullptr;
   g->m = nullptr;
+  g->stack = StackSlot{};
   g->status.store(GStatus::kIdle, std::memory_order_relaxed);
   rt->gcount.fetch_add(1, std::memory_order_relaxed);
   return g;

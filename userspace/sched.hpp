@@ -55,9 +55,12 @@ struct P {
   P* link = nullptr;     // idle list; guarded by Runtime::lock
   uint32_t schedtick = 0;  // incremented on every schedule that does not inherit a slice
   RunQueue runq;
-  // Dead Gs with their stacks (Go's gFree), owner only.
+  // Dead Gs (Go's gFree) and free stacks, owner only.
   G* gfree = nullptr;
   int32_t ngfree = 0;
+  static constexpr int kStackCacheMax = 64;
+  StackSlot stack_cache[kStackCacheMax];
+  int nstack = 0;
   // Goroutine ids are handed out in batches so spawns do not share one counter.
   uint64_t goid_next = 0;
   uint64_t goid_end = 0;
@@ -119,11 +122,13 @@ struct Runtime {
   std::atomic<uint32_t> needspinning{0};
   std::atomic<int32_t> mcount{0};     // threads created
 
-  // Global pool of dead Gs, refilled from and spilled to by Ps.
+  // Global pools of dead Gs and free stacks, refilled from and spilled to by Ps.
   std::mutex gfree_lock;
   G* gfree = nullptr;    // guarded by gfree_lock
   int32_t ngfree = 0;    // guarded by gfree_lock
+  std::vector<StackSlot> free_stacks;  // guarded by gfree_lock
   std::vector<G*> allg;  // guarded by gfree_lock; every G ever made, for teardown and dumps
+  std::vector<G*> gblocks;  // guarded by gfree_lock; the arrays Gs are allocated in
   std::atomic<uint64_t> goid_gen{0};
   std::atomic<int64_t> gcount{0};  // Gs created and not yet exited
 
@@ -162,8 +167,9 @@ void DoSpin();
 void StartMainM(Runtime* rt);
 void StopRuntime(Runtime* rt);
 void Unref(Runtime* rt);
-G* NewG(Runtime* rt, P* pp);  // a G with a stack, from pp's pool (pp may be nullptr)
-void FreeG(Runtime* rt, P* pp, G* g);
+G* NewG(Runtime* rt, P* pp);  // a G without a stack, from pp's pool (pp may be nullptr)
+void FreeG(Runtime* rt, P* pp, G* g);  // g has no stack (any stack was released first)
+[[noreturn]] void GEntry(void* g);     // api.cpp: runs a G's callable, then exits it
 void QueueNewG(Runtime* rt, G* g);
 void InstallSignalHandlers();
 
