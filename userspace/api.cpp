@@ -214,6 +214,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
     reg.rt = nullptr;
   }
   StopRuntime(rt);
+  WaitForMs(rt);
   if (rt->schedtrace_thread != nullptr) {
     rt->schedtrace_stop.Wakeup();
     rt->schedtrace_thread->join();

@@ -39,6 +39,7 @@
 // exits its thread. Ms running a G exit at that G's next switch to g0; the G is dropped.
 #include <signal.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bitset>
@@ -449,8 +450,11 @@ void Execute(M* m, G* g, bool inherit) {
   g->m = m;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   if (!inherit) m->p->schedtick++;
+  m->in_g.store(true, std::memory_order_relaxed);
   SwitchContext(&m->g0, &g->ctx);
-  // Back on g0: g stopped, for m->reason.
+  // Back on g0: g stopped, for m->reason. release: pairs with WaitForMs' acquire, so
+  // what g did happens before run() returns if this M is what run() waited on.
+  m->in_g.store(false, std::memory_order_release);
   m->curg = nullptr;
   if (!g->stack.guarded && !StackAllocator::CanaryIntact(g->stack)) {
     FatalStackOverflow(g, "detected on switch: it wrote below its stack");
@@ -496,6 +500,9 @@ G* AfterSwitch(M* m, G* g) {
       bool is_main = g->is_main;
       StackPut(rt, m->p, g->stack);
       g->stack = StackSlot{};
+      // The context's sanitizer state (a TSan fiber) lives as long as the stack: TSan
+      // counts fibers as threads and allows only some thousands at once.
+      DestroyContext(&g->ctx);
       FreeG(rt, m->p, g);
       if (is_main) {
         {
@@ -550,6 +557,8 @@ void* MThreadMain(void* arg) {
   if (m->p != nullptr) ReleaseP(m);
   TeardownAltStack(m);
   SetM(nullptr);
+  // release: everything this M (and the Gs it ran) did happens before WaitForMs returns.
+  m->exited.store(true, std::memory_order_release);
   Unref(rt);
   return nullptr;
 }
@@ -708,6 +717,28 @@ void StopRuntime(Runtime* rt) {
     rt->nmidle--;
     m->nextp = nullptr;
     m->park.Wakeup();
+  }
+}
+
+void WaitForMs(Runtime* rt) {
+  // Shutdown only: poll until every M has exited or is inside a G that has not come back
+  // to the scheduler (such an M exits when it does; run() cannot wait for it).
+  for (;;) {
+    bool busy = false;
+    {
+      std::lock_guard<std::mutex> lock(rt->lock);
+      for (const auto& m : rt->allm) {
+        // acquire pairs with the release stores of exited / in_g.
+        if (!m->exited.load(std::memory_order_acquire) &&
+            !m->in_g.load(std::memory_order_acquire)) {
+          busy = true;
+          break;
+        }
+      }
+    }
+    if (!busy) return;
+    timespec ts{0, 50'000};
+    nanosleep(&ts, nullptr);
   }
 }
 

@@ -46,6 +46,10 @@ struct M {
   void* unlock_arg = nullptr;
 
   void* altstack = nullptr;  // sigaltstack for the stack-overflow handler
+
+  // For shutdown (WaitForMs): is this M inside a G, has its thread finished?
+  std::atomic<bool> in_g{false};
+  std::atomic<bool> exited{false};
 };
 
 struct P {
@@ -166,6 +170,7 @@ bool CanSpin(int iter);
 void DoSpin();
 void StartMainM(Runtime* rt);
 void StopRuntime(Runtime* rt);
+void WaitForMs(Runtime* rt);
 void Unref(Runtime* rt);
 G* NewG(Runtime* rt, P* pp);  // a G without a stack, from pp's pool (pp may be nullptr)
 void FreeG(Runtime* rt, P* pp, G* g);  // g has no stack (any stack was released first)
