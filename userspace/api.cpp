@@ -146,9 +146,12 @@ void SpawnCommit(G* g, void (*entry)(void*)) noexcept {
   g->entry = entry;  // the stack and first frame come when it first runs
   Runtime* rt = g->rt;
   M* m = GetM();
-  bool outside = m == nullptr || m->curg == nullptr;
-  QueueNewG(rt, g);
-  if (outside) Unref(rt);
+  if (m != nullptr && m->curg != nullptr) {
+    QueueNewG(rt, m, g);
+  } else {
+    QueueNewG(rt, nullptr, g);
+    Unref(rt);  // taken in SpawnBegin
+  }
 }
 
 void SpawnAbort(G* g) noexcept {

@@ -872,12 +872,18 @@ G* NewG(Runtime* rt, P* pp) {
   g->m = nullptr;
   g->stack = StackSlot{};
   g->status.store(GStatus::kIdle, std::memory_order_relaxed);
-  rt->gcount.fetch_add(1, std::memory_order_relaxed);
+  if (pp != nullptr) pp->AddG(1); else rt->gcount_outside.fetch_add(1, std::memory_order_relaxed);
   return g;
 }
 
+int64_t GCount(Runtime* rt) {
+  int64_t n = rt->gcount_outside.load(std::memory_order_relaxed);
+  for (const auto& pp : rt->allp) n += pp->gcount_delta.load(std::memory_order_relaxed);
+  return n;
+}
+
 void FreeG(Runtime* rt, P* pp, G* g) {
-  rt->gcount.fetch_sub(1, std::memory_order_relaxed);
+  if (pp != nullptr) pp->AddG(-1); else rt->gcount_outside.fetch_sub(1, std::memory_order_relaxed);
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
   g->m = nullptr;
   if (pp == nullptr) {
@@ -903,9 +909,8 @@ void FreeG(Runtime* rt, P* pp, G* g) {
   }
 }
 
-void QueueNewG(Runtime* rt, G* g) {
+void QueueNewG(Runtime* rt, M* m, G* g) {
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  M* m = GetM();
   if (m != nullptr && m->rt == rt && m->p != nullptr) {
     RunqPut(rt, m->p, g, true);
   } else {

@@ -68,6 +68,13 @@ struct P {
   // Goroutine ids are handed out in batches so spawns do not share one counter.
   uint64_t goid_next = 0;
   uint64_t goid_end = 0;
+  // Gs made minus Gs exited on this P. Written only by the owner (load + store, no RMW);
+  // read racily by schedtrace.
+  std::atomic<int64_t> gcount_delta{0};
+  void AddG(int64_t d) {
+    gcount_delta.store(gcount_delta.load(std::memory_order_relaxed) + d,
+                       std::memory_order_relaxed);
+  }
 };
 
 // Visits all Ps in a random order: a random start and a stride coprime with their number,
@@ -134,7 +141,9 @@ struct Runtime {
   std::vector<G*> allg;  // guarded by gfree_lock; every G ever made, for teardown and dumps
   std::vector<G*> gblocks;  // guarded by gfree_lock; the arrays Gs are allocated in
   std::atomic<uint64_t> goid_gen{0};
-  std::atomic<int64_t> gcount{0};  // Gs created and not yet exited
+  // Gs created and not yet exited = gcount_outside + the sum of every P's gcount_delta.
+  // Per-P counts keep an atomic RMW off the spawn and exit paths.
+  std::atomic<int64_t> gcount_outside{0};
 
   // Shutdown: set once main returns; every M exits at its next scheduling point.
   std::atomic<bool> stopping{false};
@@ -173,9 +182,10 @@ void StopRuntime(Runtime* rt);
 void WaitForMs(Runtime* rt);
 void Unref(Runtime* rt);
 G* NewG(Runtime* rt, P* pp);  // a G without a stack, from pp's pool (pp may be nullptr)
-void FreeG(Runtime* rt, P* pp, G* g);  // g has no stack (any stack was released first)
+void FreeG(Runtime* rt, P* pp, G* g);
+int64_t GCount(Runtime* rt);  // g has no stack (any stack was released first)
 [[noreturn]] void GEntry(void* g);     // api.cpp: runs a G's callable, then exits it
-void QueueNewG(Runtime* rt, G* g);
+void QueueNewG(Runtime* rt, M* m, G* g);  // m: the calling M, or nullptr from outside
 void InstallSignalHandlers();
 
 }  // namespace mn::detail

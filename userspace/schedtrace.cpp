@@ -46,7 +46,7 @@ std::string SchedTraceLine(Runtime* rt) {
       rt->mcount.load(std::memory_order_relaxed),
       rt->nmspinning.load(std::memory_order_relaxed),
       rt->needspinning.load(std::memory_order_relaxed), nmidle, runqsize,
-      rt->gcount.load(std::memory_order_relaxed), per_p);
+      GCount(rt), per_p);
 }
 
 void RunSchedTrace(Runtime* rt) {
