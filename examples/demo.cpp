@@ -61,6 +61,7 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep our lines in order with schedtrace's
   return mn::run([seconds] {
     std::printf("demo: %d Ps\n", mn::procs());
     auto phase_end = [](double s) { return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); };
