@@ -2,8 +2,6 @@
 // every node sums its children. The total is 499999500000.
 // Output (one line per run, parsed by bench/run-skynet.sh):
 //   skynet system=mnsched procs=<P> leaves=<N> sum=<S> ms=<wall ms>
-// Until channels exist, children report through a slot in their parent's frame and a
-// WaitGroup; the channel issue switches this to channels, as Go's version uses.
 #include <mn/mn.hpp>
 
 #include <chrono>
@@ -13,25 +11,9 @@
 #include <cstring>
 #include <string>
 
-namespace {
+#include "skynet_tree.hpp"
 
-int64_t Skynet(int64_t num, int64_t size) {
-  if (size == 1) return num;
-  int64_t sub = size / 10;
-  int64_t results[10];
-  mn::WaitGroup wg;
-  wg.add(10);
-  for (int i = 0; i < 10; i++) {
-    mn::go([&results, &wg, i, num, sub] {
-      results[i] = Skynet(num + i * sub, sub);
-      wg.done();
-    });
-  }
-  wg.wait();
-  int64_t sum = 0;
-  for (int64_t r : results) sum += r;
-  return sum;
-}
+namespace {
 
 [[noreturn]] void Usage(const char* msg) {
   std::fprintf(stderr, "skynet: %s\nusage: skynet [--leaves N (a power of 10)] [--runs K]\n", msg);
@@ -69,7 +51,7 @@ int main(int argc, char** argv) {
   for (int64_t r = 0; r < runs; r++) {
     rc |= mn::run([&] {
       auto t0 = std::chrono::steady_clock::now();
-      int64_t sum = Skynet(0, leaves);
+      int64_t sum = mn_bench::SkynetTree(0, leaves);
       double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
       std::printf("skynet system=mnsched procs=%d leaves=%lld sum=%lld ms=%.1f\n", mn::procs(),
                   static_cast<long long>(leaves), static_cast<long long>(sum), ms);

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "skynet_tree.hpp"
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
@@ -25,23 +27,6 @@ bool IsPrime(uint64_t n) {
     if (n % d == 0) return false;
   }
   return true;
-}
-
-int64_t Tree(int64_t num, int64_t size) {
-  if (size == 1) return num;
-  int64_t sub = size / 10, results[10];
-  mn::WaitGroup wg;
-  wg.add(10);
-  for (int i = 0; i < 10; i++) {
-    mn::go([&, i] {
-      results[i] = Tree(num + i * sub, sub);
-      wg.done();
-    });
-  }
-  wg.wait();
-  int64_t s = 0;
-  for (int64_t r : results) s += r;
-  return s;
 }
 
 }  // namespace
@@ -112,7 +97,7 @@ int main(int argc, char** argv) {
 
     // 3. A tree of 111,111 Gs.
     auto t0 = Clock::now();
-    int64_t sum = Tree(0, 100000);
+    int64_t sum = mn_bench::SkynetTree(0, 100000);
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
     std::printf("demo: tree: 111111 Gs, sum %lld (want 4999950000) in %.1f ms\n",
                 static_cast<long long>(sum), ms);

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "skynet_tree.hpp"
 #include "test_util.hpp"
 
 namespace {
@@ -120,29 +121,12 @@ TEST(Order, RunnextRunsNewestFirst) {
   EXPECT_EQ(order, (std::vector<int>{2, 0, 1}));
 }
 
-int64_t Tree(int64_t num, int64_t size) {
-  if (size == 1) return num;
-  int64_t sub = size / 10, results[10];
-  mn::WaitGroup wg;
-  wg.add(10);
-  for (int i = 0; i < 10; i++) {
-    mn::go([&, i] {
-      results[i] = Tree(num + i * sub, sub);
-      wg.done();
-    });
-  }
-  wg.wait();
-  int64_t s = 0;
-  for (int64_t r : results) s += r;
-  return s;
-}
-
 class Skynet : public testing::TestWithParam<int> {};
 
 TEST_P(Skynet, TreeOf100kLeaves) {
   const int64_t leaves = mn::testing_util::kUnderTsan ? 10000 : 100000;
   int64_t sum = -1;
-  mn::run([&] { sum = Tree(0, leaves); }, mn::Options{.procs = GetParam()});
+  mn::run([&] { sum = mn_bench::SkynetTree(0, leaves); }, mn::Options{.procs = GetParam()});
   EXPECT_EQ(sum, leaves * (leaves - 1) / 2);
 }
 

@@ -47,12 +47,15 @@ TEST(StackAllocator, SizeRoundedToPages) {
   EXPECT_GE(a.usable_size(), 20000u);
 }
 
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Winfinite-recursion"  // the point of the test
 int Recurse(volatile char* prev, int depth) {
   volatile char buf[512];
   buf[0] = static_cast<char>(depth);
   buf[511] = prev != nullptr ? prev[0] : 0;
   return Recurse(buf, depth + 1) + buf[511];
 }
+#pragma GCC diagnostic pop
 
 TEST(StackDeath, OverflowOnGuardedStackNamesTheG) {
   GTEST_FLAG_SET(death_test_style, "threadsafe");

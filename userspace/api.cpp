@@ -147,9 +147,9 @@ void SpawnCommit(G* g, void (*entry)(void*)) noexcept {
   Runtime* rt = g->rt;
   M* m = GetM();
   if (m != nullptr && m->curg != nullptr) {
-    QueueNewG(rt, m, g);
+    QueueRunnable(rt, m, g);
   } else {
-    QueueNewG(rt, nullptr, g);
+    QueueRunnable(rt, nullptr, g);
     Unref(rt);  // taken in SpawnBegin
   }
 }

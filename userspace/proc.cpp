@@ -218,7 +218,8 @@ void NewM(Runtime* rt, P* pp, bool spinning) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, kMStackSize);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-  // Ms must not take signals meant for the process's own threads.
+  // The new thread starts with every signal blocked and unblocks them once its signal
+  // stack is in place (MThreadMain), so a stack overflow is always reported.
   sigset_t all, old;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -540,8 +541,7 @@ void* MThreadMain(void* arg) {
   SetM(m);
   InitThreadContext(&m->g0);
   SetupAltStack(m);
-  // Ms run Gs that may call anything; they should see the same signals as other threads,
-  // except that the handlers' work belongs to whichever thread takes them.
+  // Ms run user code, so they take signals like any other thread.
   sigset_t none;
   sigemptyset(&none);
   pthread_sigmask(SIG_SETMASK, &none, nullptr);
@@ -646,16 +646,7 @@ void Ready(G* g) {
     Fatal("ready: G is not waiting");
   }
   g->wait_reason = WaitReason::kNone;
-  Runtime* rt = g->rt;
-  M* m = GetM();
-  if (m != nullptr && m->rt == rt && m->p != nullptr) {
-    RunqPut(rt, m->p, g, true);
-  } else {
-    // A thread outside the runtime (or an M without a P).
-    std::lock_guard<std::mutex> lock(rt->lock);
-    GlobRunqPut(rt, g);
-  }
-  WakeP(rt);
+  QueueRunnable(g->rt, GetM(), g);
 }
 
 void Gosched() {
@@ -752,6 +743,12 @@ void Unref(Runtime* rt) {
 namespace {
 
 constexpr int32_t kGBlock = 64;  // Gs allocated per block
+
+void GFreePushGlobal(Runtime* rt, G* g) {  // gfree_lock held
+  g->schedlink = rt->gfree;
+  rt->gfree = g;
+  rt->ngfree++;
+}
 
 // Takes up to n Gs from the global pool, or makes a block of new ones; returns them linked.
 G* RefillGs(Runtime* rt, int32_t n, int32_t* got) {
@@ -857,9 +854,7 @@ G* NewG(Runtime* rt, P* pp) {
       std::lock_guard<std::mutex> lock(rt->gfree_lock);
       while (rest != nullptr) {
         G* next = rest->schedlink;
-        rest->schedlink = rt->gfree;
-        rt->gfree = rest;
-        rt->ngfree++;
+        GFreePushGlobal(rt, rest);
         rest = next;
       }
     }
@@ -888,9 +883,7 @@ void FreeG(Runtime* rt, P* pp, G* g) {
   g->m = nullptr;
   if (pp == nullptr) {
     std::lock_guard<std::mutex> lock(rt->gfree_lock);
-    g->schedlink = rt->gfree;
-    rt->gfree = g;
-    rt->ngfree++;
+    GFreePushGlobal(rt, g);
     return;
   }
   g->schedlink = pp->gfree;
@@ -902,18 +895,17 @@ void FreeG(Runtime* rt, P* pp, G* g) {
       G* x = pp->gfree;
       pp->gfree = x->schedlink;
       pp->ngfree--;
-      x->schedlink = rt->gfree;
-      rt->gfree = x;
-      rt->ngfree++;
+      GFreePushGlobal(rt, x);
     }
   }
 }
 
-void QueueNewG(Runtime* rt, M* m, G* g) {
+void QueueRunnable(Runtime* rt, M* m, G* g) {
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
   if (m != nullptr && m->rt == rt && m->p != nullptr) {
     RunqPut(rt, m->p, g, true);
   } else {
+    // A thread outside the runtime (or an M without a P).
     std::lock_guard<std::mutex> lock(rt->lock);
     GlobRunqPut(rt, g);
   }

@@ -185,7 +185,9 @@ G* NewG(Runtime* rt, P* pp);  // a G without a stack, from pp's pool (pp may be 
 void FreeG(Runtime* rt, P* pp, G* g);
 int64_t GCount(Runtime* rt);  // g has no stack (any stack was released first)
 [[noreturn]] void GEntry(void* g);     // api.cpp: runs a G's callable, then exits it
-void QueueNewG(Runtime* rt, M* m, G* g);  // m: the calling M, or nullptr from outside
+// Makes g runnable where the caller is: m's P's runnext, or the global queue when m is
+// nullptr (a thread outside the runtime); then wakep().
+void QueueRunnable(Runtime* rt, M* m, G* g);
 void InstallSignalHandlers();
 
 }  // namespace mn::detail
