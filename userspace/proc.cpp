@@ -119,10 +119,9 @@ void GlobRunqPutBatch(Runtime* rt, GQueue* q) {
   rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
 }
 
-void RunqPut(Runtime* rt, P* pp, G* g, bool next);
-
 // Takes a batch from the global queue: one to run, the rest into pp's ring. Batch size is
-// Go's: a fair share (size/procs + 1), at most max if given, at most half a ring.
+// Go's: a fair share (size/procs + 1), at most max if given, at most half a ring. Callers
+// take it when pp's ring is empty, so it fits; if it did not, the spill goes straight back.
 G* GlobRunqGet(Runtime* rt, P* pp, int32_t max) {
   int32_t size = rt->runq.size;
   if (size == 0) return nullptr;
@@ -131,7 +130,10 @@ G* GlobRunqGet(Runtime* rt, P* pp, int32_t max) {
   if (max > 0 && n > max) n = max;
   if (n > static_cast<int32_t>(RunQueue::kSize / 2)) n = RunQueue::kSize / 2;
   G* g = rt->runq.PopFront();
-  for (int32_t i = 1; i < n; i++) RunqPut(rt, pp, rt->runq.PopFront(), false);
+  for (int32_t i = 1; i < n; i++) {
+    GQueue spill;
+    if (!pp->runq.Put(rt->runq.PopFront(), &spill)) rt->runq.PushBackAll(spill);
+  }
   rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
   return g;
 }
@@ -388,7 +390,7 @@ top:
     if (!m->spinning && rt->needspinning.load(std::memory_order_seq_cst) == 1) {
       // A spinner found work it could not place: spin instead of sleeping.
       BecomeSpinning(m);
-      goto top_unlocked;
+      goto top;  // leaving the scope releases the lock
     }
     if (ReleaseP(m) != pp) Fatal("findrunnable: wrong P");
     PidlePut(rt, pp);
@@ -423,9 +425,6 @@ top:
   }
 
   if (!StopM(m)) return nullptr;
-  goto top;
-
-top_unlocked:
   goto top;
 }
 
