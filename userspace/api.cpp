@@ -105,6 +105,7 @@ Runtime::Runtime(int procs_in, std::size_t stack_size)
   for (int i = 0; i < procs; i++) {
     allp.push_back(std::make_unique<P>());
     allp.back()->id = i;
+    allp.back()->timers.rt = this;
   }
   for (int i = procs - 1; i >= 0; i--) {
     P* pp = allp[i].get();
@@ -117,10 +118,35 @@ Runtime::Runtime(int procs_in, std::size_t stack_size)
 }
 
 Runtime::~Runtime() {
+  for (auto& pp : allp) ClearTimers(&pp->timers);
   // Every G, pooled or abandoned at exit, lives inside `stacks`: release what each
   // context holds outside it (TSan fibers), then `stacks` unmaps the memory.
   for (G* g : allg) DestroyContext(&g->ctx);
   for (G* block : gblocks) delete[] block;
+}
+
+Runtime* AcquireRuntime(bool* outside) {
+  M* m = GetM();
+  if (m != nullptr) {
+    *outside = false;
+    return m->rt;
+  }
+  ActiveRegistry& reg = Registry();
+  std::lock_guard<std::mutex> lock(reg.mu);
+  if (reg.rt == nullptr) throw std::logic_error("mn: no runtime is active (call this inside mn::run)");
+  reg.rt->refs.fetch_add(1, std::memory_order_relaxed);  // the caller Unrefs
+  *outside = true;
+  return reg.rt;
+}
+
+void SpawnOn(Runtime* rt, absl::AnyInvocable<void()> f) {
+  M* m = GetM();
+  G* g = NewG(rt, m != nullptr && m->rt == rt ? m->p : nullptr);
+  using Fn = absl::AnyInvocable<void()>;
+  g->fn = PlaceCallable(g, sizeof(Fn), alignof(Fn));
+  ::new (g->fn) Fn(std::move(f));
+  g->entry = &InvokeAndDestroy<Fn>;
+  QueueRunnable(rt, m != nullptr && m->rt == rt ? m : nullptr, g);
 }
 
 SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {

@@ -34,6 +34,12 @@ enum class WaitReason : uint8_t {
   kMutex,
   kWaitGroup,
   kSemaphore,
+  kChanSend,
+  kChanRecv,
+  kSelect,
+  kSelectNoCases,
+  kSleep,
+  kCond,
 };
 const char* WaitReasonString(WaitReason r);
 

@@ -48,6 +48,7 @@
 #include <cstring>
 
 #include "absl/strings/str_format.h"
+#include "park.hpp"
 #include "procs.hpp"
 #include "sched.hpp"
 
@@ -72,12 +73,14 @@ thread_local M* tls_m = nullptr;
   std::abort();
 }
 
-uint64_t FastRand(M* m) {
-  // wyrand: one multiply, good enough for victim selection.
-  m->rand_state += 0xa0761d6478bd642full;
-  __uint128_t t = static_cast<__uint128_t>(m->rand_state) * (m->rand_state ^ 0xe7037ed1a0b428dbull);
+uint64_t WyRand(uint64_t& state) {
+  // wyrand: one multiply, good enough for victim selection and select's poll order.
+  state += 0xa0761d6478bd642full;
+  __uint128_t t = static_cast<__uint128_t>(state) * (state ^ 0xe7037ed1a0b428dbull);
   return static_cast<uint64_t>(t >> 64) ^ static_cast<uint64_t>(t);
 }
+
+uint64_t FastRand(M* m) { return WyRand(m->rand_state); }
 
 // ---- Idle P list (lock held) ------------------------------------------------------------
 
@@ -314,6 +317,22 @@ void ResetSpinning(M* m) {
   WakeP(m->rt);
 }
 
+// ---- The timer sleeper -----------------------------------------------------------------
+
+void TimerSleep(Runtime* rt, int64_t until) {
+  for (;;) {
+    // acquire pairs with TimerSleepBreak's release exchange.
+    if (rt->poll_wake.exchange(0, std::memory_order_acquire) != 0) return;
+    int64_t left = until - NanoTime();
+    if (left <= 0 || rt->stopping.load(std::memory_order_relaxed)) return;
+    FutexWait(&rt->poll_wake, 0, left);
+  }
+}
+
+void TimerSleepBreak(Runtime* rt) {
+  if (rt->poll_wake.exchange(1, std::memory_order_release) == 0) FutexWake(&rt->poll_wake, 1);
+}
+
 // ---- Finding work -----------------------------------------------------------------------
 
 G* StealWork(M* m) {
@@ -326,6 +345,14 @@ G* StealWork(M* m) {
       if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
       P* p2 = rt->allp[e.pos].get();
       if (p2 == pp) continue;
+      // The last pass also runs other Ps' due timers, idle Ps' included: nobody else would.
+      if (last) {
+        int64_t w = p2->timers.when0.load(std::memory_order_relaxed);
+        if (w != 0 && w <= NanoTime() && RunTimers(&p2->timers, NanoTime()) > 0) {
+          bool inherit;
+          if (G* g = pp->runq.Get(&inherit)) return g;
+        }
+      }
       if (rt->idlep_mask.Read(e.pos)) continue;  // nothing to take from an idle P
       bool running = p2->status.load(std::memory_order_relaxed) == PStatus::kRunning;
       if (G* g = pp->runq.StealFrom(p2->runq, last, running)) return g;
@@ -354,6 +381,11 @@ top:
   *inherit = false;
   if (rt->stopping.load(std::memory_order_acquire)) return nullptr;
   P* pp = m->p;
+
+  // Due timers of this P first: they ready Gs into this P's queue.
+  if (int64_t w = pp->timers.when0.load(std::memory_order_relaxed); w != 0 && w <= NanoTime()) {
+    RunTimers(&pp->timers, NanoTime());
+  }
 
   // Every 61st tick, the global queue first, so it cannot starve behind local work.
   if (pp->schedtick % 61 == 0 && rt->runqsize.load(std::memory_order_relaxed) > 0) {
@@ -396,6 +428,7 @@ top:
     PidlePut(rt, pp);
   }
 
+  bool was_spinning = m->spinning;
   if (m->spinning) {
     m->spinning = false;
     // seq_cst RMW: the spinner's half of the pairing. Everything read below is read
@@ -421,7 +454,33 @@ top:
       BecomeSpinning(m);
       goto top;
     }
-    // (timers and netpoll re-checks go here: later issues.)
+  }
+
+  // Timers: one idle M sleeps until the earliest one (the others until handed a P).
+  // EarliestTimer's seq_cst reads come after our P went idle (seq_cst npidle RMW), and
+  // AddTimer's when0 store comes before its WakeForTimer reads: one side sees the other.
+  if (int64_t until = EarliestTimer(rt); until != 0) {
+    int64_t nonzero = rt->lastpoll.load(std::memory_order_seq_cst);
+    if (nonzero != 0 && rt->lastpoll.compare_exchange_strong(nonzero, 0)) {
+      rt->poll_until.store(until, std::memory_order_seq_cst);
+      TimerSleep(rt, until);
+      rt->poll_until.store(0, std::memory_order_seq_cst);
+      rt->lastpoll.store(NanoTime(), std::memory_order_seq_cst);
+      P* p2;
+      {
+        std::lock_guard<std::mutex> lock(rt->lock);
+        p2 = rt->stopping.load(std::memory_order_relaxed) ? nullptr : PidleGet(rt);
+      }
+      if (p2 != nullptr) {
+        AcquireP(m, p2);
+        if (was_spinning) BecomeSpinning(m);
+        goto top;
+      }
+      // No idle P: every P is running and runs its own timers when it schedules.
+    } else {
+      int64_t sleeper_until = rt->poll_until.load(std::memory_order_seq_cst);
+      if (sleeper_until == 0 || sleeper_until > until) TimerSleepBreak(rt);
+    }
   }
 
   if (!StopM(m)) return nullptr;
@@ -648,6 +707,32 @@ void Ready(G* g) {
   QueueRunnable(g->rt, GetM(), g);
 }
 
+void PrepareWait(WaitSlot* slot) {
+  slot->g = CurrentG();
+  slot->woken.store(0, std::memory_order_relaxed);
+}
+
+void Block(WaitSlot* slot, bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
+  if (slot->g != nullptr) {
+    Park(unlockf, arg, reason);
+    return;
+  }
+  unlockf(nullptr, arg);
+  // acquire pairs with Wake's release store.
+  while (slot->woken.load(std::memory_order_acquire) == 0) FutexWait(&slot->woken, 0);
+}
+
+void Wake(WaitSlot* slot) {
+  if (G* g = slot->g) {
+    Ready(g);
+    return;
+  }
+  slot->woken.store(1, std::memory_order_release);
+  // The waiter may return (and its slot vanish) before this call; a futex wake on memory
+  // that is no longer a waiter's is harmless.
+  FutexWake(&slot->woken, 1);
+}
+
 void Gosched() {
   M* m = GetM();
   if (m == nullptr || m->curg == nullptr) {
@@ -686,6 +771,20 @@ bool CanSpin(int iter) {
   return m->p->runq.Empty();
 }
 
+uint32_t CheapRandN(uint32_t n) {
+  M* m = GetM();
+  uint64_t r;
+  if (m != nullptr) {
+    r = FastRand(m);
+  } else {
+    thread_local uint64_t state = 0;
+    if (state == 0) state = reinterpret_cast<uintptr_t>(&state) ^ static_cast<uint64_t>(NanoTime());
+    r = WyRand(state);
+  }
+  // Lemire's multiply-shift: unbiased enough for n far below 2^32.
+  return static_cast<uint32_t>((static_cast<uint64_t>(static_cast<uint32_t>(r)) * n) >> 32);
+}
+
 void DoSpin() {
   for (int i = 0; i < kActiveSpinCnt; i++) __builtin_ia32_pause();
 }
@@ -708,6 +807,7 @@ void StopRuntime(Runtime* rt) {
     m->nextp = nullptr;
     m->park.Wakeup();
   }
+  TimerSleepBreak(rt);
 }
 
 void WaitForMs(Runtime* rt) {
@@ -729,6 +829,17 @@ void WaitForMs(Runtime* rt) {
     if (!busy) return;
     timespec ts{0, 50'000};
     nanosleep(&ts, nullptr);
+  }
+}
+
+void WakeForTimer(Runtime* rt, int64_t when) {
+  if (rt->lastpoll.load(std::memory_order_seq_cst) == 0) {
+    // An M sleeps for timers; break its sleep if it would sleep past this one.
+    int64_t until = rt->poll_until.load(std::memory_order_seq_cst);
+    if (until == 0 || until > when) TimerSleepBreak(rt);
+  } else {
+    // Nobody sleeps for timers: get an M going, which will become the sleeper.
+    WakeP(rt);
   }
 }
 

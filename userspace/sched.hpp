@@ -17,6 +17,7 @@
 #include "note.hpp"
 #include "runq.hpp"
 #include "stack.hpp"
+#include "timers.hpp"
 
 namespace mn::detail {
 
@@ -71,6 +72,7 @@ struct P {
   // Gs made minus Gs exited on this P. Written only by the owner (load + store, no RMW);
   // read racily by schedtrace.
   std::atomic<int64_t> gcount_delta{0};
+  TimerHeap timers;
   void AddG(int64_t d) {
     gcount_delta.store(gcount_delta.load(std::memory_order_relaxed) + d,
                        std::memory_order_relaxed);
@@ -156,6 +158,12 @@ struct Runtime {
   // running a G when run() returns).
   std::atomic<int32_t> refs{1};
 
+  // The timer sleeper (Go's netpoller role until the netpoller issue): at most one idle M
+  // sleeps until the earliest timer; the others sleep until handed a P.
+  std::atomic<int64_t> lastpoll{1};     // 0 while an M is the timer sleeper
+  std::atomic<int64_t> poll_until{0};   // its deadline (0: none)
+  std::atomic<uint32_t> poll_wake{0};   // futex word that breaks its sleep
+
   int64_t start_ns = 0;
   int64_t schedtrace_ms = 0;
   std::thread* schedtrace_thread = nullptr;
@@ -176,6 +184,8 @@ void Gosched();
 void Goyield();
 G* CurrentG() noexcept;
 bool CanSpin(int iter);
+// A random number in [0, n): the M's generator, or a per-thread one outside the runtime.
+uint32_t CheapRandN(uint32_t n);
 void DoSpin();
 void StartMainM(Runtime* rt);
 void StopRuntime(Runtime* rt);
@@ -189,5 +199,7 @@ int64_t GCount(Runtime* rt);  // g has no stack (any stack was released first)
 // nullptr (a thread outside the runtime); then wakep().
 void QueueRunnable(Runtime* rt, M* m, G* g);
 void InstallSignalHandlers();
+// A timer at `when` was added: make sure an M will be awake for it (Go's wakeNetPoller).
+void WakeForTimer(Runtime* rt, int64_t when);
 
 }  // namespace mn::detail

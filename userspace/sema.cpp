@@ -3,9 +3,16 @@
 
 #include <sched.h>
 
+#include "park.hpp"
 #include "sched.hpp"
 
 namespace mn::detail {
+
+struct SemaWaiter {
+  WaitSlot slot;
+  SemaWaiter* next = nullptr;
+  bool handoff = false;  // release() passed its token straight to this waiter
+};
 
 void SpinLock::lock() noexcept {
   for (int spins = 0;; spins++) {
@@ -44,9 +51,9 @@ bool UnlockSpin(G*, void* arg) {
 
 void Sema::acquire(bool lifo, uint8_t wait_reason) {
   if (try_acquire()) return;
-  Waiter w;
-  w.g = CurrentG();
+  SemaWaiter w;
   for (;;) {
+    PrepareWait(&w.slot);
     lock_.lock();
     // seq_cst: pairs with release()'s seq_cst increment of count_ and load of nwait_.
     nwait_.fetch_add(1, std::memory_order_seq_cst);
@@ -65,15 +72,7 @@ void Sema::acquire(bool lifo, uint8_t wait_reason) {
       if (tail_ != nullptr) tail_->next = &w; else head_ = &w;
       tail_ = &w;
     }
-    if (w.g != nullptr) {
-      // The lock is released on g0, after this G's context is saved (proc.cpp).
-      Park(&UnlockSpin, &lock_, static_cast<WaitReason>(wait_reason));
-    } else {
-      w.woken.store(0, std::memory_order_relaxed);
-      lock_.unlock();
-      // acquire pairs with the waker's release store.
-      while (w.woken.load(std::memory_order_acquire) == 0) FutexWait(&w.woken, 0);
-    }
+    Block(&w.slot, &UnlockSpin, &lock_, static_cast<WaitReason>(wait_reason));
     if (w.handoff || try_acquire()) return;
     // Woken, but another taker got the token first: queue again, as Go does.
   }
@@ -88,7 +87,7 @@ void Sema::release(bool handoff) {
     lock_.unlock();
     return;
   }
-  Waiter* w = head_;
+  SemaWaiter* w = head_;
   head_ = w->next;
   if (head_ == nullptr) tail_ = nullptr;
   nwait_.fetch_sub(1, std::memory_order_seq_cst);
@@ -96,12 +95,7 @@ void Sema::release(bool handoff) {
   bool direct = handoff && try_acquire();
   w->handoff = direct;
   // After the wakeup the waiter may return and its stack frame (w) be gone.
-  if (G* g = w->g) {
-    Ready(g);
-  } else {
-    w->woken.store(1, std::memory_order_release);
-    FutexWake(&w->woken, 1);
-  }
+  Wake(&w->slot);
   // Starvation mode: let the waiter run now, on this P, rather than after our slice.
   if (direct && CurrentG() != nullptr) Goyield();
 }

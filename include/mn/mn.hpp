@@ -2,7 +2,10 @@
 // public API. See README.md for a quick start and docs/design.md for the design.
 #pragma once
 
+#include "mn/chan.hpp"
 #include "mn/mutex.hpp"
 #include "mn/options.hpp"
 #include "mn/runtime.hpp"
+#include "mn/select.hpp"
+#include "mn/timer.hpp"
 #include "mn/waitgroup.hpp"

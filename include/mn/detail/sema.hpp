@@ -18,15 +18,7 @@
 
 namespace mn::detail {
 
-struct G;
-
-// One waiting party, on the waiter's stack.
-struct Waiter {
-  G* g = nullptr;                  // the parked G, or nullptr for a plain thread
-  std::atomic<uint32_t> woken{0};  // futex word for a plain thread
-  Waiter* next = nullptr;
-  bool handoff = false;            // release() passed its token straight to this waiter
-};
+struct SemaWaiter;  // userspace/sema.cpp: one waiting party, on the waiter's stack
 
 // A test-and-test-and-set lock for the few instructions that guard a wait queue.
 class SpinLock {
@@ -56,8 +48,8 @@ class Sema {
   std::atomic<uint32_t> count_;
   std::atomic<uint32_t> nwait_{0};
   SpinLock lock_;
-  Waiter* head_ = nullptr;  // guarded by lock_
-  Waiter* tail_ = nullptr;  // guarded by lock_
+  SemaWaiter* head_ = nullptr;  // guarded by lock_
+  SemaWaiter* tail_ = nullptr;  // guarded by lock_
 };
 
 }  // namespace mn::detail

@@ -1,0 +1,3 @@
+module mnsched/bench/chanmpmc
+
+go 1.19

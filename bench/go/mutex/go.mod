@@ -1,0 +1,3 @@
+module mnsched/bench/mutex
+
+go 1.19

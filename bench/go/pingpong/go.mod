@@ -1,0 +1,3 @@
+module mnsched/bench/pingpong
+
+go 1.19

@@ -1,0 +1,3 @@
+module mnsched/bench/timerstorm
+
+go 1.19

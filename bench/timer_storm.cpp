@@ -1,0 +1,127 @@
+// timer_storm: n Gs (default 100,000) each sleep a pseudo-random 0..10 ms with
+// mn::sleep_until and measure how late they wake (actual wake time minus deadline). The
+// durations come from splitmix64 with a fixed seed, the same generator as Go's side
+// (bench/go/timerstorm), so both sleep the same set of durations. With a small n
+// (bench/run-compare.sh runs --n 1000) it measures wake-up latency at light load: the
+// "a sleeping G wakes within 1 ms" target.
+// Output (one line, parsed by bench/run-compare.sh; lateness percentiles by nearest rank):
+//   timer_storm system=mnsched procs=<P> n=<N> ms=<total wall ms> p50_us=<x.x> p99_us=<x.x> max_us=<x.x>
+// Exit status: 0 on success, 2 on bad arguments.
+// MN_PROCS sets the number of Ps, as for any mnsched program.
+#include <mn/mn.hpp>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr int64_t kMaxSleepNs = 10'000'000;  // 10 ms
+
+constexpr const char* kUsage =
+    "usage: timer_storm [--n N] [--seed S]  (sleeping Gs, default 100000; seed, default 1)";
+
+[[noreturn]] void Usage(const std::string& msg) {
+  std::fprintf(stderr, "timer_storm: %s\n%s\n", msg.c_str(), kUsage);
+  std::exit(2);
+}
+
+struct Args {
+  int64_t n = 100'000;
+  uint64_t seed = 1;
+};
+
+// Accepts -flag V, --flag V, -flag=V and --flag=V, as Go's flag package does.
+Args ParseArgs(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; i++) {
+    std::string arg = argv[i];
+    if (arg == "-h" || arg == "--help") {
+      std::printf("%s\n", kUsage);
+      std::exit(0);
+    }
+    std::string name = arg, value;
+    bool has_value = false;
+    if (auto eq = arg.find('='); eq != std::string::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+      has_value = true;
+    }
+    if (name.rfind("--", 0) == 0) name.erase(0, 1);
+    if (name != "-n" && name != "-seed") Usage("unknown argument \"" + arg + "\"");
+    if (!has_value) {
+      if (i + 1 >= argc) Usage("flag " + name + " needs a value");
+      value = argv[++i];
+    }
+    char* end = nullptr;
+    errno = 0;
+    if (name == "-n") {
+      long long x = std::strtoll(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || errno != 0 || x < 1 || x > 100'000'000) {
+        Usage("invalid value \"" + value + "\" for flag -n: want an integer from 1 to 100000000");
+      }
+      a.n = x;
+    } else {
+      unsigned long long x = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || value[0] == '-' || *end != '\0' || errno != 0) {
+        Usage("invalid value \"" + value + "\" for flag -seed: want an unsigned integer");
+      }
+      a.seed = x;
+    }
+  }
+  return a;
+}
+
+// splitmix64 (Steele, Lea, Flood 2014): advances state and returns the next value.
+uint64_t SplitMix64(uint64_t& state) {
+  state += 0x9e3779b97f4a7c15ULL;
+  uint64_t z = state;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+// The nearest-rank p-th percentile of the sorted v.
+int64_t Percentile(const std::vector<int64_t>& v, int64_t p) {
+  int64_t idx = (p * static_cast<int64_t>(v.size()) + 99) / 100 - 1;
+  return v[static_cast<std::size_t>(std::max<int64_t>(idx, 0))];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Args args = ParseArgs(argc, argv);
+  const int64_t n = args.n;
+  std::vector<int64_t> sleeps(static_cast<std::size_t>(n));
+  uint64_t state = args.seed;
+  for (auto& d : sleeps) d = static_cast<int64_t>(SplitMix64(state) % (kMaxSleepNs + 1));
+  std::vector<int64_t> late(static_cast<std::size_t>(n));
+
+  return mn::run([&]() -> int {
+    mn::WaitGroup wg;
+    wg.add(n);
+    auto t0 = mn::Clock::now();
+    for (int64_t i = 0; i < n; i++) {
+      mn::go([&, i] {
+        auto deadline = mn::Clock::now() + std::chrono::nanoseconds(sleeps[i]);
+        mn::sleep_until(deadline);
+        late[i] = std::chrono::duration_cast<std::chrono::nanoseconds>(mn::Clock::now() - deadline).count();
+        wg.done();
+      });
+    }
+    wg.wait();
+    double ms = std::chrono::duration<double, std::milli>(mn::Clock::now() - t0).count();
+
+    std::sort(late.begin(), late.end());
+    std::printf("timer_storm system=mnsched procs=%d n=%lld ms=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
+                mn::procs(), static_cast<long long>(n), ms, Percentile(late, 50) / 1e3,
+                Percentile(late, 99) / 1e3, late.back() / 1e3);
+    std::fflush(stdout);
+    return 0;
+  });
+}
