@@ -690,7 +690,9 @@ void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   M* m = GetM();
   G* g = m->curg;
   g->wait_reason = reason;
-  g->wait_since_ns = NanoTime();
+  // No clock read here: it would cost more than the rest of a channel handoff. Whoever
+  // needs how long a G has waited (dumps, later) stamps waiting Gs lazily, as Go's GC does.
+  g->wait_since_ns = 0;
   m->unlockf = unlockf;
   m->unlock_arg = arg;
   SwitchToG0(m, g, SwitchReason::kPark);
