@@ -537,6 +537,7 @@ TEST(SyncExtraSemaphore, LargeWaiterIsServedBeforeALaterSmallOne) {
           sem.release(1);
           wg.done();
         });
+        Yields(50);      // let the small waiter queue up behind the large one
         sem.release(1);  // one unit free: enough for the small waiter, not for the large one
         Yields(50);
         {

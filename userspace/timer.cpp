@@ -154,8 +154,14 @@ int RunTimers(TimerHeap* heap, int64_t now) {
       }
       UpdateWhen0(heap);
     }
-    t->fire(t, seq, now);
-    t->Unref();
+    if (t->owned) {
+      t->fire(t, seq, now);
+      t->Unref();
+    } else {
+      // A sleep's timer lives on the sleeping G's stack: readying the G is the last touch,
+      // since the G may run (and return from its sleep) on another M at once.
+      t->fire(t, seq, now);
+    }
     fired++;
   }
   return fired;

@@ -6,7 +6,8 @@
 //    AddTimer's callers), so DelTimer can find it again after locking.
 //  - A heap holds one reference on every TimerCore in it; RunTimers takes that reference
 //    over when it pops a timer and drops it after firing, so a Timer destroyed meanwhile
-//    is not freed under the callback.
+//    is not freed under the callback. A sleep's TimerCore (on the sleeping G's stack, not
+//    refcounted) is not touched after its firing readies the G.
 //  - `seq` changes only under `mu`, after the timer was taken out of its heap; a firing
 //    records seq when it pops the timer (under the heap lock) and delivers only if it is
 //    unchanged (checked under `mu`). So once stop()/reset() returns, no stale firing can
