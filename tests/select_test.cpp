@@ -164,12 +164,12 @@ TEST(SelectGo, SelfSelect) {
               for (int i = 0; i < kIters; i++) {
                 if ((p == 0 || i % 2 == 0)) {
                   mn::select(mn::on_send(c, p), mn::on_recv(c, [&](std::optional<int> v) {
-                               if (cap == 0) EXPECT_NE(*v, p);
+                               if (cap == 0) { EXPECT_NE(*v, p); }
                                received++;
                              }));
                 } else {
                   mn::select(mn::on_recv(c, [&](std::optional<int> v) {
-                               if (cap == 0) EXPECT_NE(*v, p);
+                               if (cap == 0) { EXPECT_NE(*v, p); }
                                received++;
                              }),
                              mn::on_send(c, p));

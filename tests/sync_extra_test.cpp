@@ -451,6 +451,7 @@ TEST(SyncExtraCond, ProducerConsumerQueue) {
               q.pop_front();
               not_full.signal();
             }
+            lock.unlock();
             consumers.done();
           });
         }

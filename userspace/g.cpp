@@ -14,6 +14,8 @@ const char* WaitReasonString(WaitReason r) {
     case WaitReason::kSelectNoCases: return "select (no cases)";
     case WaitReason::kSleep: return "sleep";
     case WaitReason::kCond: return "sync.Cond.Wait";
+    case WaitReason::kRWMutexR: return "sync.RWMutex.RLock";
+    case WaitReason::kRWMutexW: return "sync.RWMutex.Lock";
   }
   return "unknown";
 }

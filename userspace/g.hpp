@@ -40,6 +40,8 @@ enum class WaitReason : uint8_t {
   kSelectNoCases,
   kSleep,
   kCond,
+  kRWMutexR,
+  kRWMutexW,
 };
 const char* WaitReasonString(WaitReason r);
 

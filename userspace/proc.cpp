@@ -399,6 +399,22 @@ top:
   }
   // (netpoll goes here: a later issue.)
 
+  // Due timers on other Ps, idle ones included. Go leaves them to a spinner's last steal
+  // pass (and sysmon); but an M that may not spin (enough others do) would then go idle
+  // and, as the timer sleeper, wake at once for a timer it never runs, while the spinner
+  // is busy elsewhere. Running them here costs one load per P when none is due.
+  if (int64_t e = EarliestTimer(rt); e != 0 && e <= NanoTime()) {
+    int64_t now = NanoTime();
+    int fired = 0;
+    for (const auto& p2 : rt->allp) {
+      int64_t w = p2->timers.when0.load(std::memory_order_relaxed);
+      if (w != 0 && w <= now) fired += RunTimers(&p2->timers, now);
+    }
+    if (fired > 0) {
+      if (G* g = pp->runq.Get(inherit)) return g;
+    }
+  }
+
   // Spin only while few Ms do: at most half the busy Ps, so that a burst of readies on
   // many Ps does not put every idle M to work burning CPU.
   if (m->spinning || 2 * rt->nmspinning.load(std::memory_order_relaxed) <

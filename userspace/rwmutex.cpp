@@ -42,8 +42,6 @@ namespace {
   std::abort();
 }
 
-constexpr auto kReason = static_cast<uint8_t>(detail::WaitReason::kMutex);
-
 }  // namespace
 
 void RWMutex::lock_shared() {
@@ -51,7 +49,7 @@ void RWMutex::lock_shared() {
   // last writer's critical section happens before ours when we do not wait.
   if (reader_count_.fetch_add(1, std::memory_order_seq_cst) + 1 < 0) {
     // A writer holds or waits for the lock: it will release reader_sem_ once for us.
-    reader_sem_.acquire(false, kReason);
+    reader_sem_.acquire(false, static_cast<uint8_t>(detail::WaitReason::kRWMutexR));
   }
 }
 
@@ -87,7 +85,7 @@ void RWMutex::lock() {
   int32_t r = reader_count_.fetch_sub(kMaxReaders, std::memory_order_seq_cst);
   // seq_cst RMW: pairs with departing readers' fetch_sub on reader_wait_.
   if (r != 0 && reader_wait_.fetch_add(r, std::memory_order_seq_cst) + r != 0) {
-    writer_sem_.acquire(false, kReason);
+    writer_sem_.acquire(false, static_cast<uint8_t>(detail::WaitReason::kRWMutexW));
   }
 }
 

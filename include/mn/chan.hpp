@@ -44,8 +44,8 @@ class Chan {
   bool try_send(T& v) const { return core_->TrySend(&v); }
   bool try_send(T&& v) const { return core_->TrySend(&v); }
 
-  // A value if one is ready now; std::nullopt if none is (or the channel is closed and
-  // drained; closed() tells the two apart).
+  // A value if one is ready now; std::nullopt if none is, or the channel is closed and
+  // drained (select with on_recv and on_default tells the two apart).
   std::optional<T> try_recv() const {
     detail::Slot<T> slot;
     if (core_->TryRecv(slot.bytes) != detail::ChanCore::TryRecvResult::kValue) {

@@ -9,6 +9,8 @@
 // Contexts form a tree: cancelling one (its CancelFunc, its deadline, or its parent's
 // cancellation) closes its done() channel and cancels every descendant, never its parent
 // or siblings. A context created under an already-cancelled parent is born cancelled.
+// When a cancelling call returns, every descendant is cancelled; someone watching only the
+// parent's done() may, as in Go, briefly see it closed while a descendant is still live.
 // As in Go, a context that is never cancelled stays linked to its cancellable parent until
 // the parent is cancelled, or until every handle to it (including its CancelFunc) is gone.
 //

@@ -3,9 +3,14 @@
 #pragma once
 
 #include "mn/chan.hpp"
+#include "mn/cond.hpp"
+#include "mn/context.hpp"
 #include "mn/mutex.hpp"
+#include "mn/once.hpp"
 #include "mn/options.hpp"
 #include "mn/runtime.hpp"
+#include "mn/rwmutex.hpp"
 #include "mn/select.hpp"
+#include "mn/semaphore.hpp"
 #include "mn/timer.hpp"
 #include "mn/waitgroup.hpp"

@@ -147,6 +147,7 @@ int select(Cases&&... cases) {
     i++;
   };
   (collect(cases), ...);
+  (void)collect;  // unused when there are no cases
   bool ok = false;
   int chosen = detail::Select(sc.data(), n, kDefaults == 0, &ok);
   int arg = -1;
