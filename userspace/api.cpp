@@ -90,7 +90,13 @@ void* PlaceCallable(G* g, std::size_t size, std::size_t align) {
     if (!g->is_main) FatalUncaught(g, "(not a std::exception)");
     g->rt->main_exception = std::current_exception();
   }
-  if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t{g->fn_align});
+  // Claim the callable's destruction before it starts: if its destructor parks and the
+  // runtime stops meanwhile, teardown must not destroy it a second time.
+  void* fn = g->fn;
+  void (*destroy)(void*) = g->destroy;
+  g->destroy = nullptr;
+  if (destroy != nullptr) destroy(fn);
+  if (g->fn_on_heap) ::operator delete(fn, std::align_val_t{g->fn_align});
   g->fn = nullptr;
   GoExit();
 }
@@ -119,6 +125,17 @@ Runtime::Runtime(int procs_in, std::size_t stack_size)
 
 Runtime::~Runtime() {
   for (auto& pp : allp) ClearTimers(&pp->timers);
+  // Gs abandoned at exit: their callables (which often own channels and buffers) are
+  // destroyed; what their stacks hold is not, since they cannot be unwound.
+  for (G* g : allg) {
+    if (g->status.load(std::memory_order_relaxed) == GStatus::kDead || g->fn == nullptr ||
+        g->destroy == nullptr) {
+      continue;
+    }
+    g->destroy(g->fn);
+    if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t{g->fn_align});
+    g->fn = nullptr;
+  }
   // Every G, pooled or abandoned at exit, lives inside `stacks`: release what each
   // context holds outside it (TSan fibers), then `stacks` unmaps the memory.
   for (G* g : allg) DestroyContext(&g->ctx);
@@ -145,7 +162,8 @@ void SpawnOn(Runtime* rt, absl::AnyInvocable<void()> f) {
   using Fn = absl::AnyInvocable<void()>;
   g->fn = PlaceCallable(g, sizeof(Fn), alignof(Fn));
   ::new (g->fn) Fn(std::move(f));
-  g->entry = &InvokeAndDestroy<Fn>;
+  g->entry = &Invoke<Fn>;
+  g->destroy = &DestroyOnly<Fn>;
   QueueRunnable(rt, m != nullptr && m->rt == rt ? m : nullptr, g);
 }
 
@@ -168,8 +186,9 @@ SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {
   return SpawnSlot{g, g->fn};
 }
 
-void SpawnCommit(G* g, void (*entry)(void*)) noexcept {
-  g->entry = entry;  // the stack and first frame come when it first runs
+void SpawnCommit(G* g, void (*entry)(void*), void (*destroy)(void*)) noexcept {
+  g->entry = entry;
+  g->destroy = destroy;  // the stack and first frame come when it first runs
   Runtime* rt = g->rt;
   M* m = GetM();
   if (m != nullptr && m->curg != nullptr) {
@@ -224,6 +243,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   g->fn_on_heap = false;
   g->fn = &state;
   g->entry = body;
+  g->destroy = nullptr;  // run() owns main's callable
   {
     std::lock_guard<std::mutex> lock(rt->lock);
     g->status.store(GStatus::kRunnable, std::memory_order_relaxed);

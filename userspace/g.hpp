@@ -57,7 +57,8 @@ struct alignas(64) G {
   Runtime* rt = nullptr;
   M* m = nullptr;  // the M running it, while kRunning
 
-  void (*entry)(void*) = nullptr;  // runs and destroys the callable at fn
+  void (*entry)(void*) = nullptr;    // runs and destroys the callable at fn
+  void (*destroy)(void*) = nullptr;  // only destroys it (a G abandoned at exit)
   void* fn = nullptr;
   bool fn_on_heap = false;  // the callable did not fit on the stack; fn is operator new'd
   std::size_t fn_align = 0;  // ... with this alignment

@@ -992,6 +992,7 @@ G* NewG(Runtime* rt, P* pp) {
   g->is_main = false;
   g->fn_on_heap = false;
   g->fn = nullptr;
+  g->destroy = nullptr;
   g->m = nullptr;
   g->stack = StackSlot{};
   g->status.store(GStatus::kIdle, std::memory_order_relaxed);

@@ -25,28 +25,30 @@ struct SpawnSlot {
 // Takes a G from the free pool and reserves `size` bytes for its callable. Throws
 // std::logic_error when no runtime is active.
 SpawnSlot SpawnBegin(std::size_t size, std::size_t align);
-// Makes the G runnable; `entry(storage)` runs the callable and destroys it.
-void SpawnCommit(G* g, void (*entry)(void*)) noexcept;
+// Makes the G runnable; `entry(storage)` runs the callable and `destroy(storage)` destroys
+// it, when the G finishes, or when the runtime stops first.
+void SpawnCommit(G* g, void (*entry)(void*), void (*destroy)(void*)) noexcept;
 // Returns the G to the pool when constructing the callable threw.
 void SpawnAbort(G* g) noexcept;
 int RunMain(absl::AnyInvocable<int()> main, const Options& opts);
 
 template <class Fn>
-void InvokeAndDestroy(void* p) {
-  Fn* fn = static_cast<Fn*>(p);
-  struct Destroy {
-    Fn* fn;
-    ~Destroy() { std::destroy_at(fn); }
-  } destroy{fn};
-  (*fn)();
+void DestroyOnly(void* p) {
+  std::destroy_at(static_cast<Fn*>(p));
+}
+
+template <class Fn>
+void Invoke(void* p) {
+  (*static_cast<Fn*>(p))();
 }
 }  // namespace detail
 
 // Runs `main` as the first G of a new runtime and returns when it returns: its int result,
 // or 0 if it returns void. An exception escaping `main` is rethrown from run().
-// When main returns the runtime stops: Gs that have not finished never run again, their
-// stacks are unmapped without unwinding (destructors of objects on them do not run), and
-// a later run() in the same process starts afresh. See docs/design.md, "Exit".
+// When main returns the runtime stops: Gs that have not finished never run again. Their
+// callables are destroyed, but their stacks are unmapped without unwinding (destructors of
+// objects on them do not run), and a later run() in the same process starts afresh. See
+// docs/design.md, "Exit".
 template <class F>
 int run(F&& main, Options opts = {}) {
   return detail::RunMain(
@@ -76,7 +78,7 @@ void go(F&& f) {
     detail::SpawnAbort(slot.g);
     throw;
   }
-  detail::SpawnCommit(slot.g, &detail::InvokeAndDestroy<Fn>);
+  detail::SpawnCommit(slot.g, &detail::Invoke<Fn>, &detail::DestroyOnly<Fn>);
 }
 
 // Gosched: lets other Gs run. The caller goes to the global queue, so that two Gs yielding
