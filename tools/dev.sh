@@ -5,7 +5,7 @@
 #   bash tools/dev.sh test  [ctest args...]  for each preset (default: release asan tsan; env MN_PRESETS
 #                                            overrides, e.g. MN_PRESETS="release asan"): configure, build,
 #                                            ctest -j2; stops at the first failure; prints a summary
-#   bash tools/dev.sh bench [args...]        bash bench/run-skynet.sh args...
+#   bash tools/dev.sh bench [args...]        bash bench/run-compare.sh args... (every workload, mnsched and Go)
 #
 # Every subcommand first makes sure the Debian 12 packages in MN_DEB_PACKAGES are installed:
 # it installs the missing ones with apt-get when run as root, and otherwise names them and exits 2.
@@ -31,7 +31,7 @@ usage: bash tools/dev.sh <command> [args...]
   demo  [args...]   build preset 'release' and run build/release/examples/demo (MN_SCHEDTRACE=1000)
   test  [args...]   configure/build/ctest each preset in \${MN_PRESETS:-release asan tsan};
                     args are passed to ctest (e.g. -LE slow, -R Sched)
-  bench [args...]   run bench/run-skynet.sh with these args
+  bench [args...]   run bench/run-compare.sh with these args
 EOF
 }
 
@@ -145,8 +145,8 @@ cmd_test() {
 
 # ---- bench -------------------------------------------------------------------------------------
 cmd_bench() {
-  [[ -f bench/run-skynet.sh ]] || die 1 "bench/run-skynet.sh does not exist yet"
-  exec bash bench/run-skynet.sh "$@"
+  [[ -f bench/run-compare.sh ]] || die 1 "bench/run-compare.sh is missing"
+  exec bash bench/run-compare.sh "$@"
 }
 
 # ---- main --------------------------------------------------------------------------------------
