@@ -7,62 +7,28 @@
 // MN_PROCS sets the number of Ps, as for any mnsched program.
 #include <mn/mn.hpp>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
 #include <mutex>
-#include <string>
+
+#include "bench_flags.hpp"
 
 namespace {
 
 constexpr int64_t kWorkers = 8;
 
-constexpr const char* kUsage =
-    "usage: mutex_contention [--n N]  (critical sections in total, default 1000000)";
-
-[[noreturn]] void Usage(const std::string& msg) {
-  std::fprintf(stderr, "mutex_contention: %s\n%s\n", msg.c_str(), kUsage);
-  std::exit(2);
-}
-
-// Accepts -n N, --n N, -n=N and --n=N, as Go's flag package does.
-int64_t ParseN(int argc, char** argv, int64_t n, int64_t max) {
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::printf("%s\n", kUsage);
-      std::exit(0);
-    }
-    std::string name = arg, value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    if (name != "-n" && name != "--n") Usage("unknown argument \"" + arg + "\"");
-    if (!has_value) {
-      if (i + 1 >= argc) Usage("flag -n needs a value");
-      value = argv[++i];
-    }
-    char* end = nullptr;
-    errno = 0;
-    long long x = std::strtoll(value.c_str(), &end, 10);
-    if (value.empty() || *end != '\0' || errno != 0 || x < 1 || x > max) {
-      Usage("invalid value \"" + value + "\" for flag -n: want an integer from 1 to " +
-            std::to_string(max));
-    }
-    n = x;
-  }
-  return n;
-}
+constexpr mn_bench::FlagSpec kFlags = {
+    .program = "mutex_contention",
+    .usage = "usage: mutex_contention [--n N]  (critical sections in total, default 1000000)",
+    .n = 1'000'000,
+    .max_n = 1'000'000'000'000,
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t n = ParseN(argc, argv, 1'000'000, 1'000'000'000'000);
+  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
   return mn::run([n]() -> int {
     mn::Mutex mu;
     int64_t counter = 0;  // guarded by mu

@@ -29,11 +29,11 @@
 #                   (default 300)
 #
 # The mnsched binaries (targets skynet pingpong chan_mpmc timer_storm
-# mutex_contention) are built if missing, as bench/run-skynet.sh does: `cmake
-# --preset release` + `cmake --build --preset release --target ...` for the
-# default build dir; when the build dir is a configured CMake tree the targets
-# are brought up to date. Go 1.24 comes from tools/go-toolchain.sh and builds
-# bench/go/<name> offline into <build-dir>/bench/<target>-go.
+# mutex_contention) are built if missing: `cmake --preset release` + `cmake
+# --build --preset release --target ...` for the default build dir; when the
+# build dir is a configured CMake tree the targets are brought up to date. Go
+# 1.24 comes from tools/go-toolchain.sh and builds bench/go/<name> offline into
+# <build-dir>/bench/<target>-go.
 #
 # Prints each run's line as it finishes, then a table of medians: workload, n,
 # procs, metric, mnsched, go, and go / mnsched. Every metric is lower-is-better

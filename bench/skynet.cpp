@@ -1,6 +1,6 @@
 // skynet: a 10-ary tree of Gs with 1,000,000 leaves; each leaf returns its ordinal and
 // every node sums its children. The total is 499999500000.
-// Output (one line per run, parsed by bench/run-skynet.sh):
+// Output (one line per run, parsed by bench/run-compare.sh):
 //   skynet system=mnsched procs=<P> leaves=<N> sum=<S> ms=<wall ms>
 #include <mn/mn.hpp>
 

@@ -11,71 +11,26 @@
 #include <mn/mn.hpp>
 
 #include <algorithm>
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <string>
 #include <vector>
+
+#include "bench_flags.hpp"
 
 namespace {
 
 constexpr int64_t kMaxSleepNs = 10'000'000;  // 10 ms
 
-constexpr const char* kUsage =
-    "usage: timer_storm [--n N] [--seed S]  (sleeping Gs, default 100000; seed, default 1)";
-
-[[noreturn]] void Usage(const std::string& msg) {
-  std::fprintf(stderr, "timer_storm: %s\n%s\n", msg.c_str(), kUsage);
-  std::exit(2);
-}
-
-struct Args {
-  int64_t n = 100'000;
-  uint64_t seed = 1;
+constexpr mn_bench::FlagSpec kFlags = {
+    .program = "timer_storm",
+    .usage =
+        "usage: timer_storm [--n N] [--seed S]  (sleeping Gs, default 100000; seed, default 1)",
+    .n = 100'000,
+    .max_n = 100'000'000,
+    .has_seed = true,
+    .seed = 1,
 };
-
-// Accepts -flag V, --flag V, -flag=V and --flag=V, as Go's flag package does.
-Args ParseArgs(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::printf("%s\n", kUsage);
-      std::exit(0);
-    }
-    std::string name = arg, value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    if (name.rfind("--", 0) == 0) name.erase(0, 1);
-    if (name != "-n" && name != "-seed") Usage("unknown argument \"" + arg + "\"");
-    if (!has_value) {
-      if (i + 1 >= argc) Usage("flag " + name + " needs a value");
-      value = argv[++i];
-    }
-    char* end = nullptr;
-    errno = 0;
-    if (name == "-n") {
-      long long x = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || errno != 0 || x < 1 || x > 100'000'000) {
-        Usage("invalid value \"" + value + "\" for flag -n: want an integer from 1 to 100000000");
-      }
-      a.n = x;
-    } else {
-      unsigned long long x = std::strtoull(value.c_str(), &end, 10);
-      if (value.empty() || value[0] == '-' || *end != '\0' || errno != 0) {
-        Usage("invalid value \"" + value + "\" for flag -seed: want an unsigned integer");
-      }
-      a.seed = x;
-    }
-  }
-  return a;
-}
 
 // splitmix64 (Steele, Lea, Flood 2014): advances state and returns the next value.
 uint64_t SplitMix64(uint64_t& state) {
@@ -95,7 +50,7 @@ int64_t Percentile(const std::vector<int64_t>& v, int64_t p) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const Args args = ParseArgs(argc, argv);
+  const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
   const int64_t n = args.n;
   std::vector<int64_t> sleeps(static_cast<std::size_t>(n));
   uint64_t state = args.seed;

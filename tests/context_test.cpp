@@ -9,10 +9,6 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
-#include <mutex>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -25,36 +21,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Aborts the test process if the test has not finished within 60 s (a hang guard, not a
-// timing assertion).
-class HangGuard {
- public:
-  HangGuard() {
-    watchdog_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!cv_.wait_for(lock, 60s, [this] { return done_; })) {
-        const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-        std::fprintf(stderr, "hang guard: %s.%s did not finish within 60 s\n",
-                     info ? info->test_suite_name() : "?", info ? info->name() : "?");
-        std::abort();
-      }
-    });
-  }
-  ~HangGuard() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    watchdog_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread watchdog_;
-};
+using mn::testing_util::HangGuard;
 
 // Whether done() is closed, without blocking.
 bool IsDone(const mn::Context& ctx) {

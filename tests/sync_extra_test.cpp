@@ -12,10 +12,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
-#include <cstdio>
-#include <cstdlib>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <shared_mutex>
 #include <stdexcept>
@@ -29,36 +27,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Aborts the test process if the test has not finished within the limit: a hang guard,
-// not a timing assertion (every test here finishes in well under a second).
-class HangGuard {
- public:
-  HangGuard() {
-    watchdog_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(mu_);
-      if (!cv_.wait_for(lock, 60s, [this] { return done_; })) {
-        const auto* info = testing::UnitTest::GetInstance()->current_test_info();
-        std::fprintf(stderr, "hang guard: %s.%s did not finish within 60 s\n",
-                     info ? info->test_suite_name() : "?", info ? info->name() : "?");
-        std::abort();
-      }
-    });
-  }
-  ~HangGuard() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    watchdog_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread watchdog_;
-};
+using mn::testing_util::HangGuard;  // every test here finishes in well under a second
 
 // Yields until pred() holds (under a HangGuard, so it cannot spin forever unnoticed).
 template <class Pred>
@@ -74,6 +43,47 @@ void AtomicMax(std::atomic<int>& max, int v) {
   int cur = max.load();
   while (v > cur && !max.compare_exchange_weak(cur, v)) {
   }
+}
+
+// The order in which Gs passed their marks.
+class OrderLog {
+ public:
+  void record(const char* what) {
+    std::lock_guard<mn::Mutex> lock(mu_);
+    order_.emplace_back(what);
+  }
+  std::vector<std::string> order() {
+    std::lock_guard<mn::Mutex> lock(mu_);
+    return order_;
+  }
+
+ private:
+  mn::Mutex mu_;
+  std::vector<std::string> order_;  // guarded by mu_
+};
+
+using Fn = std::function<void()>;
+
+// Inside mn::run with `procs` Ps: runs each of on_threads on a plain thread of its own and
+// each of in_gs in a G of its own, all at the same time, and returns when all are done.
+void RunOnThreadsAndGs(const std::vector<Fn>& on_threads, const std::vector<Fn>& in_gs,
+                       int procs) {
+  mn::run(
+      [&] {
+        std::vector<std::thread> threads;
+        for (const Fn& f : on_threads) threads.emplace_back(f);
+        mn::WaitGroup wg;
+        wg.add(static_cast<int64_t>(in_gs.size()));
+        for (const Fn& f : in_gs) {
+          mn::go([&] {
+            f();
+            wg.done();
+          });
+        }
+        wg.wait();
+        for (auto& t : threads) t.join();
+      },
+      mn::Options{.procs = procs});
 }
 
 // ---- RWMutex -------------------------------------------------------------------------
@@ -163,12 +173,7 @@ INSTANTIATE_TEST_SUITE_P(Procs, SyncExtraRWMutexExclusion, testing::Values(1, 2,
 // even though the lock is only read-held, and gets in only after the writer is done.
 TEST(SyncExtraRWMutex, WaitingWriterBlocksNewReaders) {
   HangGuard guard;
-  std::vector<std::string> order;  // guarded by order_mu
-  mn::Mutex order_mu;
-  auto record = [&](const char* what) {
-    std::lock_guard<mn::Mutex> lock(order_mu);
-    order.emplace_back(what);
-  };
+  OrderLog events;
   std::atomic<bool> reader_in{false}, reader_in_while_writer_waits{false};
   mn::run(
       [&] {
@@ -178,7 +183,7 @@ TEST(SyncExtraRWMutex, WaitingWriterBlocksNewReaders) {
         wg.add(2);
         mn::go([&] {
           rw.lock();
-          record("writer");
+          events.record("writer");
           rw.unlock();
           wg.done();
         });
@@ -191,7 +196,7 @@ TEST(SyncExtraRWMutex, WaitingWriterBlocksNewReaders) {
         mn::go([&] {
           rw.lock_shared();
           reader_in.store(true);
-          record("reader");
+          events.record("reader");
           rw.unlock_shared();
           wg.done();
         });
@@ -202,7 +207,7 @@ TEST(SyncExtraRWMutex, WaitingWriterBlocksNewReaders) {
       },
       mn::Options{.procs = 2});
   EXPECT_FALSE(reader_in_while_writer_waits.load());
-  EXPECT_EQ(order, (std::vector<std::string>{"writer", "reader"}));
+  EXPECT_EQ(events.order(), (std::vector<std::string>{"writer", "reader"}));
 }
 
 TEST(SyncExtraRWMutex, TryLockRespectsHolders) {
@@ -243,27 +248,7 @@ TEST(SyncExtraRWMutex, SharedWithPlainThreads) {
       if (a != b) bad.fetch_add(1);
     }
   };
-  mn::run(
-      [&] {
-        std::vector<std::thread> threads;
-        threads.emplace_back(writer);
-        threads.emplace_back(reader);
-        mn::WaitGroup wg;
-        wg.add(4);
-        for (int g = 0; g < 2; g++) {
-          mn::go([&] {
-            writer();
-            wg.done();
-          });
-          mn::go([&] {
-            reader();
-            wg.done();
-          });
-        }
-        wg.wait();
-        for (auto& t : threads) t.join();
-      },
-      mn::Options{.procs = 2});
+  RunOnThreadsAndGs({writer, reader}, {writer, reader, writer, reader}, /*procs=*/2);
   EXPECT_EQ(a, 3 * kIters);
   EXPECT_EQ(b, a);
   EXPECT_EQ(bad.load(), 0);
@@ -511,12 +496,7 @@ TEST(SyncExtraSemaphore, NeverMoreThanCapacityUnitsHeld) {
 // one that arrived later, even while the small one would fit.
 TEST(SyncExtraSemaphore, LargeWaiterIsServedBeforeALaterSmallOne) {
   HangGuard guard;
-  std::vector<std::string> order;  // guarded by order_mu
-  mn::Mutex order_mu;
-  auto record = [&](const char* what) {
-    std::lock_guard<mn::Mutex> lock(order_mu);
-    order.emplace_back(what);
-  };
+  OrderLog events;
   bool small_got_in_early = true;
   mn::run(
       [&] {
@@ -526,7 +506,7 @@ TEST(SyncExtraSemaphore, LargeWaiterIsServedBeforeALaterSmallOne) {
         wg.add(2);
         mn::go([&] {
           sem.acquire(10);
-          record("large");
+          events.record("large");
           sem.release(10);
           wg.done();
         });
@@ -534,23 +514,20 @@ TEST(SyncExtraSemaphore, LargeWaiterIsServedBeforeALaterSmallOne) {
         YieldUntil([&] { return !sem.try_acquire(0); });
         mn::go([&] {
           sem.acquire(1);
-          record("small");
+          events.record("small");
           sem.release(1);
           wg.done();
         });
         Yields(50);      // let the small waiter queue up behind the large one
         sem.release(1);  // one unit free: enough for the small waiter, not for the large one
         Yields(50);
-        {
-          std::lock_guard<mn::Mutex> lock(order_mu);
-          small_got_in_early = !order.empty();
-        }
+        small_got_in_early = !events.order().empty();
         sem.release(9);
         wg.wait();
       },
       mn::Options{.procs = 2});
   EXPECT_FALSE(small_got_in_early);
-  EXPECT_EQ(order, (std::vector<std::string>{"large", "small"}));
+  EXPECT_EQ(events.order(), (std::vector<std::string>{"large", "small"}));
 }
 
 TEST(SyncExtraSemaphore, TryAcquireAndMisuse) {
@@ -583,22 +560,7 @@ TEST(SyncExtraSemaphore, SharedWithPlainThreads) {
       sem.release();
     }
   };
-  mn::run(
-      [&] {
-        std::vector<std::thread> threads;
-        for (int t = 0; t < 2; t++) threads.emplace_back(work);
-        mn::WaitGroup wg;
-        wg.add(4);
-        for (int g = 0; g < 4; g++) {
-          mn::go([&] {
-            work();
-            wg.done();
-          });
-        }
-        wg.wait();
-        for (auto& t : threads) t.join();
-      },
-      mn::Options{.procs = 2});
+  RunOnThreadsAndGs(std::vector<Fn>(2, work), std::vector<Fn>(4, work), /*procs=*/2);
   EXPECT_EQ(counter, 6 * kIters);
 }
 
@@ -662,22 +624,7 @@ TEST(SyncExtraOnce, SharedWithPlainThreads) {
     });
     if (value == 7) saw_value.fetch_add(1);
   };
-  mn::run(
-      [&] {
-        std::vector<std::thread> threads;
-        for (int t = 0; t < 4; t++) threads.emplace_back(caller);
-        mn::WaitGroup wg;
-        wg.add(50);
-        for (int g = 0; g < 50; g++) {
-          mn::go([&] {
-            caller();
-            wg.done();
-          });
-        }
-        wg.wait();
-        for (auto& t : threads) t.join();
-      },
-      mn::Options{.procs = 2});
+  RunOnThreadsAndGs(std::vector<Fn>(4, caller), std::vector<Fn>(50, caller), /*procs=*/2);
   EXPECT_EQ(runs, 1);
   EXPECT_EQ(saw_value.load(), 54);
 }

@@ -1,6 +1,15 @@
 // Helpers shared by the tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
 namespace mn::testing_util {
 
 // TSan counts every started G (a fiber) as a thread and allows about 8,000 at once, so
@@ -16,5 +25,36 @@ inline constexpr bool kUnderTsan = false;
 #else
 inline constexpr bool kUnderTsan = false;
 #endif
+
+// Aborts the test process if the test has not finished within 60 s: a hang guard, not a
+// timing assertion. Declare one at the top of a test that could hang.
+class HangGuard {
+ public:
+  HangGuard() {
+    watchdog_ = std::thread([this] {
+      std::unique_lock<std::mutex> lock(mu_);
+      if (!cv_.wait_for(lock, std::chrono::seconds(60), [this] { return done_; })) {
+        const auto* info = testing::UnitTest::GetInstance()->current_test_info();
+        std::fprintf(stderr, "hang guard: %s.%s did not finish within 60 s\n",
+                     info ? info->test_suite_name() : "?", info ? info->name() : "?");
+        std::abort();
+      }
+    });
+  }
+  ~HangGuard() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    watchdog_.join();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread watchdog_;
+};
 
 }  // namespace mn::testing_util

@@ -124,7 +124,8 @@ void ChanCore::BufTake(void* dst) {
   qcount_--;
 }
 
-void ChanCore::Send(void* src) {
+// Go's chansend: with block false it returns false instead of waiting.
+bool ChanCore::SendImpl(void* src, bool block) {
   lock_.lock();
   if (closed_) {
     lock_.unlock();
@@ -134,12 +135,16 @@ void ChanCore::Send(void* src) {
     WaitSlot* w = GiveTo(r, src);
     lock_.unlock();
     Wake(w);
-    return;
+    return true;
   }
   if (qcount_ < cap_) {
     BufPut(src);
     lock_.unlock();
-    return;
+    return true;
+  }
+  if (!block) {
+    lock_.unlock();
+    return false;
   }
   WaitSlot ws;
   PrepareWait(&ws);
@@ -151,58 +156,11 @@ void ChanCore::Send(void* src) {
   Block(&ws, &UnlockChan, &lock_, WaitReason::kChanSend);
   // success was written under lock_ before the wakeup, which orders it before us.
   if (!s.success) throw ChannelClosed("mn::Chan: send on closed channel");
+  return true;
 }
 
-bool ChanCore::Recv(void* dst) {
-  lock_.lock();
-  if (closed_ && qcount_ == 0) {
-    lock_.unlock();
-    return false;
-  }
-  if (Sudog* s = sendq_.Dequeue()) {
-    WaitSlot* w = TakeFrom(s, dst);
-    lock_.unlock();
-    Wake(w);
-    return true;
-  }
-  if (qcount_ > 0) {
-    BufTake(dst);
-    lock_.unlock();
-    return true;
-  }
-  WaitSlot ws;
-  PrepareWait(&ws);
-  Sudog s;
-  s.slot = &ws;
-  s.elem = dst;
-  s.c = this;
-  recvq_.Enqueue(&s);
-  Block(&ws, &UnlockChan, &lock_, WaitReason::kChanRecv);
-  return s.success;
-}
-
-bool ChanCore::TrySend(void* src) {
-  lock_.lock();
-  if (closed_) {
-    lock_.unlock();
-    throw ChannelClosed("mn::Chan: send on closed channel");
-  }
-  if (Sudog* r = recvq_.Dequeue()) {
-    WaitSlot* w = GiveTo(r, src);
-    lock_.unlock();
-    Wake(w);
-    return true;
-  }
-  if (qcount_ < cap_) {
-    BufPut(src);
-    lock_.unlock();
-    return true;
-  }
-  lock_.unlock();
-  return false;
-}
-
-ChanCore::TryRecvResult ChanCore::TryRecv(void* dst) {
+// Go's chanrecv: with block false it returns kWouldBlock instead of waiting.
+ChanCore::TryRecvResult ChanCore::RecvImpl(void* dst, bool block) {
   lock_.lock();
   if (closed_ && qcount_ == 0) {
     lock_.unlock();
@@ -219,9 +177,25 @@ ChanCore::TryRecvResult ChanCore::TryRecv(void* dst) {
     lock_.unlock();
     return TryRecvResult::kValue;
   }
-  lock_.unlock();
-  return TryRecvResult::kWouldBlock;
+  if (!block) {
+    lock_.unlock();
+    return TryRecvResult::kWouldBlock;
+  }
+  WaitSlot ws;
+  PrepareWait(&ws);
+  Sudog s;
+  s.slot = &ws;
+  s.elem = dst;
+  s.c = this;
+  recvq_.Enqueue(&s);
+  Block(&ws, &UnlockChan, &lock_, WaitReason::kChanRecv);
+  return s.success ? TryRecvResult::kValue : TryRecvResult::kClosed;
 }
+
+void ChanCore::Send(void* src) { SendImpl(src, true); }
+bool ChanCore::Recv(void* dst) { return RecvImpl(dst, true) == TryRecvResult::kValue; }
+bool ChanCore::TrySend(void* src) { return SendImpl(src, false); }
+ChanCore::TryRecvResult ChanCore::TryRecv(void* dst) { return RecvImpl(dst, false); }
 
 void ChanCore::Close() {
   lock_.lock();

@@ -86,6 +86,8 @@ class ChanCore {
   struct WaitSlot* TakeFrom(Sudog* sender, void* dst);
   void BufPut(void* src);
   void BufTake(void* dst);
+  bool SendImpl(void* src, bool block);
+  TryRecvResult RecvImpl(void* dst, bool block);
 
   const ElemOps* ops_;
   const std::size_t cap_;
