@@ -93,11 +93,11 @@ void FireFunc(TimerCore* t, uint64_t seq, int64_t) {
     if (t->seq.load(std::memory_order_relaxed) != seq || !t->pending) return;
     t->pending = false;
   }
-  t->Ref();  // dropped by the G once f has run
-  SpawnOn(GetM()->rt, [t] {
-    t->func();
-    t->Unref();
-  });
+  // The G holds a reference until f has run, or until the runtime stops first and
+  // destroys the G's callable.
+  t->Ref();
+  std::shared_ptr<TimerCore> hold(t, [](TimerCore* c) { c->Unref(); });
+  SpawnOn(GetM()->rt, [hold = std::move(hold)] { hold->func(); });
 }
 
 }  // namespace
