@@ -14,6 +14,8 @@
 package main
 
 import (
+	"mnsched/bench/go/internal/benchflag"
+
 	"flag"
 	"fmt"
 	"os"
@@ -28,22 +30,11 @@ const (
 	capacity  = 1024
 )
 
-func usageError(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "chan_mpmc: "+format+"\n", args...)
-	flag.Usage()
-	os.Exit(2)
-}
-
 func main() {
 	n := flag.Int64("n", 1000000, "items in total (the values 0..n-1)")
-	flag.Parse()
-	if flag.NArg() != 0 {
-		usageError("unexpected argument %q", flag.Arg(0))
-	}
+	benchflag.Parse("chan_mpmc")
 	// The sum n*(n-1)/2 must fit in an int64.
-	if *n < 1 || *n > 1000000000 {
-		usageError("-n must be between 1 and 1000000000, got %d", *n)
-	}
+	benchflag.Range("chan_mpmc", "n", *n, 1, 1000000000)
 	items := *n
 	want := items * (items - 1) / 2
 	procs := runtime.GOMAXPROCS(0)

@@ -13,6 +13,8 @@
 package main
 
 import (
+	"mnsched/bench/go/internal/benchflag"
+
 	"flag"
 	"fmt"
 	"os"
@@ -23,21 +25,10 @@ import (
 
 const workers = 8
 
-func usageError(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "mutex: "+format+"\n", args...)
-	flag.Usage()
-	os.Exit(2)
-}
-
 func main() {
 	n := flag.Int64("n", 1000000, "critical sections in total")
-	flag.Parse()
-	if flag.NArg() != 0 {
-		usageError("unexpected argument %q", flag.Arg(0))
-	}
-	if *n < 1 || *n > 1000000000000 {
-		usageError("-n must be between 1 and 1000000000000, got %d", *n)
-	}
+	benchflag.Parse("mutex")
+	benchflag.Range("mutex", "n", *n, 1, 1000000000000)
 	ops := *n
 	procs := runtime.GOMAXPROCS(0)
 

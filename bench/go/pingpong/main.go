@@ -13,6 +13,8 @@
 package main
 
 import (
+	"mnsched/bench/go/internal/benchflag"
+
 	"flag"
 	"fmt"
 	"os"
@@ -21,21 +23,10 @@ import (
 	"time"
 )
 
-func usageError(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "pingpong: "+format+"\n", args...)
-	flag.Usage()
-	os.Exit(2)
-}
-
 func main() {
 	n := flag.Int64("n", 1000000, "round trips")
-	flag.Parse()
-	if flag.NArg() != 0 {
-		usageError("unexpected argument %q", flag.Arg(0))
-	}
-	if *n < 1 || *n > 1000000000000 {
-		usageError("-n must be between 1 and 1000000000000, got %d", *n)
-	}
+	benchflag.Parse("pingpong")
+	benchflag.Range("pingpong", "n", *n, 1, 1000000000000)
 	rounds := *n
 	procs := runtime.GOMAXPROCS(0)
 

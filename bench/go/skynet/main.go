@@ -17,6 +17,8 @@
 package main
 
 import (
+	"mnsched/bench/go/internal/benchflag"
+
 	"flag"
 	"fmt"
 	"os"
@@ -55,25 +57,16 @@ func isPowerOf10(n int64) bool {
 	return n == 1
 }
 
-func usageError(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "skynet: "+format+"\n", args...)
-	flag.Usage()
-	os.Exit(2)
-}
-
 func main() {
 	leaves := flag.Int64("leaves", 1000000, "number of leaves (a power of 10)")
 	runs := flag.Int("runs", 1, "number of runs (each prints one line)")
-	flag.Parse()
-	if flag.NArg() != 0 {
-		usageError("unexpected argument %q", flag.Arg(0))
-	}
+	benchflag.Parse("skynet")
 	// The sum N*(N-1)/2 must fit in an int64, which holds up to N = 10^9.
 	if !isPowerOf10(*leaves) || *leaves > 1000000000 {
-		usageError("-leaves must be a power of 10 between 1 and 1000000000, got %d", *leaves)
+		benchflag.Fail("skynet", "-leaves must be a power of 10 between 1 and 1000000000, got %d", *leaves)
 	}
 	if *runs < 1 {
-		usageError("-runs must be at least 1, got %d", *runs)
+		benchflag.Fail("skynet", "-runs must be at least 1, got %d", *runs)
 	}
 
 	n := *leaves

@@ -16,9 +16,10 @@
 package main
 
 import (
+	"mnsched/bench/go/internal/benchflag"
+
 	"flag"
 	"fmt"
-	"os"
 	"runtime"
 	"sort"
 	"sync"
@@ -45,22 +46,11 @@ func percentile(v []int64, p int) int64 {
 	return v[idx]
 }
 
-func usageError(format string, args ...interface{}) {
-	fmt.Fprintf(os.Stderr, "timer_storm: "+format+"\n", args...)
-	flag.Usage()
-	os.Exit(2)
-}
-
 func main() {
 	n := flag.Int("n", 100000, "sleeping goroutines")
 	seed := flag.Uint64("seed", 1, "seed of the sleep durations")
-	flag.Parse()
-	if flag.NArg() != 0 {
-		usageError("unexpected argument %q", flag.Arg(0))
-	}
-	if *n < 1 || *n > 100000000 {
-		usageError("-n must be between 1 and 100000000, got %d", *n)
-	}
+	benchflag.Parse("timer_storm")
+	benchflag.Range("timer_storm", "n", int64(*n), 1, 100000000)
 	tasks := *n
 	procs := runtime.GOMAXPROCS(0)
 

@@ -1,3 +1,0 @@
-module mnsched/bench/chanmpmc
-
-go 1.19

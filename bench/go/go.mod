@@ -1,0 +1,3 @@
+module mnsched/bench/go
+
+go 1.19

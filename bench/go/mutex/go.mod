@@ -1,3 +1,0 @@
-module mnsched/bench/mutex
-
-go 1.19

@@ -1,3 +1,0 @@
-module mnsched/bench/pingpong
-
-go 1.19

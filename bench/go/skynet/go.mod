@@ -1,3 +1,0 @@
-module mnsched/bench/skynet
-
-go 1.19

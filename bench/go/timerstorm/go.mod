@@ -1,3 +1,0 @@
-module mnsched/bench/timerstorm
-
-go 1.19
