@@ -20,13 +20,6 @@
 
 namespace mn::detail {
 
-namespace {
-bool UnlockChan(G*, void* lock) {
-  static_cast<SpinLock*>(lock)->unlock();
-  return true;
-}
-}  // namespace
-
 void ChanCore::WaitQ::Enqueue(Sudog* s) {
   s->next = nullptr;
   s->prev = last;
@@ -153,7 +146,7 @@ bool ChanCore::SendImpl(void* src, bool block) {
   s.elem = src;
   s.c = this;
   sendq_.Enqueue(&s);
-  Block(&ws, &UnlockChan, &lock_, WaitReason::kChanSend);
+  Block(&ws, &UnlockSpinLock, &lock_, WaitReason::kChanSend);
   // success was written under lock_ before the wakeup, which orders it before us.
   if (!s.success) throw ChannelClosed("mn::Chan: send on closed channel");
   return true;
@@ -188,7 +181,7 @@ ChanCore::TryRecvResult ChanCore::RecvImpl(void* dst, bool block) {
   s.elem = dst;
   s.c = this;
   recvq_.Enqueue(&s);
-  Block(&ws, &UnlockChan, &lock_, WaitReason::kChanRecv);
+  Block(&ws, &UnlockSpinLock, &lock_, WaitReason::kChanRecv);
   return s.success ? TryRecvResult::kValue : TryRecvResult::kClosed;
 }
 

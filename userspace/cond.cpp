@@ -34,11 +34,6 @@ namespace {
 // a < b in ticket order, with wraparound.
 bool Less(uint32_t a, uint32_t b) { return static_cast<int32_t>(a - b) < 0; }
 
-bool UnlockSpin(detail::G*, void* arg) {
-  static_cast<detail::SpinLock*>(arg)->unlock();
-  return true;
-}
-
 }  // namespace
 
 void Cond::wait() {
@@ -63,7 +58,7 @@ void Cond::WaitTicket(uint32_t ticket) {
   if (tail_ != nullptr) tail_->next = &w; else head_ = &w;
   tail_ = &w;
   // lock_ is released once we can no longer miss the Wake (park.hpp).
-  detail::Block(&w.slot, &UnlockSpin, &lock_, detail::WaitReason::kCond);
+  detail::Block(&w.slot, &detail::UnlockSpinLock, &lock_, detail::WaitReason::kCond);
 }
 
 void Cond::signal() {

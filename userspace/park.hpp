@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "g.hpp"
+#include "mn/detail/sema.hpp"
 
 namespace mn::detail {
 
@@ -28,5 +29,8 @@ void PrepareWait(WaitSlot* slot);
 void Block(WaitSlot* slot, bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
 // Wakes the slot's owner. After this returns the slot may already be gone.
 void Wake(WaitSlot* slot);
+// An unlockf for Block that releases the SpinLock at arg (the usual case: a wait queue
+// guarded by a spin lock).
+bool UnlockSpinLock(G*, void* spinlock);
 
 }  // namespace mn::detail

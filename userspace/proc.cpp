@@ -740,6 +740,11 @@ void Block(WaitSlot* slot, bool (*unlockf)(G*, void*), void* arg, WaitReason rea
   while (slot->woken.load(std::memory_order_acquire) == 0) FutexWait(&slot->woken, 0);
 }
 
+bool UnlockSpinLock(G*, void* spinlock) {
+  static_cast<SpinLock*>(spinlock)->unlock();
+  return true;
+}
+
 void Wake(WaitSlot* slot) {
   if (G* g = slot->g) {
     Ready(g);

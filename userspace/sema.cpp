@@ -42,13 +42,6 @@ bool Sema::try_acquire() noexcept {
   return false;
 }
 
-namespace {
-bool UnlockSpin(G*, void* arg) {
-  static_cast<SpinLock*>(arg)->unlock();
-  return true;
-}
-}  // namespace
-
 void Sema::acquire(bool lifo, uint8_t wait_reason) {
   if (try_acquire()) return;
   SemaWaiter w;
@@ -72,7 +65,7 @@ void Sema::acquire(bool lifo, uint8_t wait_reason) {
       if (tail_ != nullptr) tail_->next = &w; else head_ = &w;
       tail_ = &w;
     }
-    Block(&w.slot, &UnlockSpin, &lock_, static_cast<WaitReason>(wait_reason));
+    Block(&w.slot, &UnlockSpinLock, &lock_, static_cast<WaitReason>(wait_reason));
     if (w.handoff || try_acquire()) return;
     // Woken, but another taker got the token first: queue again, as Go does.
   }

@@ -32,11 +32,6 @@ struct SemaphoreWaiter {
 
 namespace {
 
-bool UnlockSpin(detail::G*, void* arg) {
-  static_cast<detail::SpinLock*>(arg)->unlock();
-  return true;
-}
-
 void WakeAll(detail::SemaphoreWaiter* w) {
   while (w != nullptr) {
     detail::SemaphoreWaiter* next = w->next;  // before the wakeup: w may vanish after it
@@ -86,7 +81,7 @@ void Semaphore::acquire(int64_t k) {
   tail_ = &w;
   // The queue was empty and we did not fit, or it was not empty and its head does not
   // fit: either way the head does not fit now, so nobody else can be served yet.
-  detail::Block(&w.slot, &UnlockSpin, &lock_, detail::WaitReason::kSemaphore);
+  detail::Block(&w.slot, &detail::UnlockSpinLock, &lock_, detail::WaitReason::kSemaphore);
   // A releaser granted our units before waking us.
 }
 
