@@ -81,7 +81,7 @@ Clock::time_point ToTimePoint(int64_t ns) {
 void FireSend(TimerCore* t, uint64_t seq, int64_t now) {
   std::lock_guard<std::mutex> lock(t->mu);
   if (t->seq.load(std::memory_order_relaxed) != seq || !t->pending) return;  // stopped since
-  if (t->period == 0) t->pending = false;
+  if (t->period.load(std::memory_order_relaxed) == 0) t->pending = false;
   // A buffer of one, never blocking: a Ticker's slow reader misses ticks (as in Go).
   Clock::time_point tp = ToTimePoint(now);
   (void)t->ch->try_send(tp);
@@ -142,9 +142,9 @@ int RunTimers(TimerHeap* heap, int64_t now) {
       if (heap->h.empty() || heap->h[0]->when > now) break;
       t = heap->h[0];
       seq = t->seq.load(std::memory_order_relaxed);
-      if (t->period > 0) {
+      if (int64_t period = t->period.load(std::memory_order_relaxed); period > 0) {
         // Re-arm in place: next tick after now, skipping missed ones (Go's rule).
-        t->when += t->period * (1 + (now - t->when) / t->period);
+        t->when += period * (1 + (now - t->when) / period);
         SiftDown(heap->h, 0);
         t->Ref();  // ours for the firing; the heap keeps its own
       } else {
@@ -233,7 +233,7 @@ void Arm(TimerCore* t, Clock::duration d, int64_t period) {
   bool outside = false;
   Runtime* rt = AcquireRuntime(&outside);
   t->pending = true;
-  t->period = period;
+  t->period.store(period, std::memory_order_relaxed);
   AddTimer(rt, t, NanoTime() + std::max<int64_t>(0, ToNs(d)));
   if (outside) Unref(rt);
 }

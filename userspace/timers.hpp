@@ -49,7 +49,10 @@ struct TimerCore {
   std::mutex mu;
   bool pending = false;             // guarded by mu: armed and not yet delivered/stopped
   std::atomic<uint64_t> seq{0};     // changed under mu
-  int64_t period = 0;               // guarded by mu (and read under the heap lock when re-armed)
+  // Written under mu while the timer is out of every heap; read under mu (delivery) and
+  // under the heap lock (re-arming a Ticker). Atomic because a one-shot timer popped by
+  // RunTimers (which read it) may be re-armed before its firing has finished.
+  std::atomic<int64_t> period{0};
 
   int64_t when = 0;                 // guarded by the heap lock while in a heap
   std::atomic<TimerHeap*> heap{nullptr};
