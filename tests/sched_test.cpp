@@ -126,7 +126,12 @@ class Skynet : public testing::TestWithParam<int> {};
 TEST_P(Skynet, TreeOf100kLeaves) {
   const int64_t leaves = mn::testing_util::kUnderTsan ? 10000 : 100000;
   int64_t sum = -1;
-  mn::run([&] { sum = mn_bench::SkynetTree(0, leaves); }, mn::Options{.procs = GetParam()});
+  mn::run(
+      [&] {
+        sum = mn_bench::SkynetTree(0, leaves);
+        mn::testing_util::WaitForOtherGs();
+      },
+      mn::Options{.procs = GetParam()});
   EXPECT_EQ(sum, leaves * (leaves - 1) / 2);
 }
 

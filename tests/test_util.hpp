@@ -10,6 +10,10 @@
 #include <mutex>
 #include <thread>
 
+#include <mn/mn.hpp>
+
+#include "sched.hpp"
+
 namespace mn::testing_util {
 
 // TSan counts every started G (a fiber) as a thread and allows about 8,000 at once, so
@@ -56,5 +60,13 @@ class HangGuard {
   bool done_ = false;
   std::thread watchdog_;
 };
+
+// Called from main: waits until every other G has exited. A G still runnable when main
+// returns is abandoned with its stack (docs/design.md, "Exit"), which LeakSanitizer reports
+// when that stack held the last reference to heap memory.
+inline void WaitForOtherGs() {
+  auto* rt = mn::detail::GetM()->rt;
+  while (mn::detail::GCount(rt) > 1) mn::yield();
+}
 
 }  // namespace mn::testing_util
