@@ -228,7 +228,9 @@ TEST(Go, MoveOnlyAndLargeCallables) {
 
 TEST(Exit, UnfinishedGsAreDroppedAndRunWorksAgain) {
   std::atomic<int> finished{0};
-  mn::WaitGroup never;  // nobody calls done(): the Gs waiting on it are abandoned at exit
+  // Nobody calls done(): the Gs waiting on it are abandoned at exit. It is never freed: a
+  // G still running when main returns may touch it after run() has returned.
+  static auto& never = *new mn::WaitGroup;
   never.add(1);
   mn::run(
       [&] {

@@ -199,7 +199,8 @@ TEST(SelectGo, DuplicateChannel) {
       wg.done();
     });
     mn::sleep_for(1ms);
-    mn::go([&] { mn::select(mn::on_recv(c)); });  // another waiter on c
+    mn::go([c] { mn::select(mn::on_recv(c)); });  // another waiter on c; by value: it
+                                                  // may still be in select after main returns
     mn::sleep_for(1ms);
     d.send(7);
     EXPECT_EQ(e.recv(), 9);

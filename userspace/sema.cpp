@@ -71,6 +71,30 @@ void Sema::acquire(bool lifo, uint8_t wait_reason) {
   }
 }
 
+void Sema::release_many(uint32_t n) {
+  // seq_cst: the same pairing as release().
+  count_.fetch_add(n, std::memory_order_seq_cst);
+  if (nwait_.load(std::memory_order_seq_cst) == 0) return;
+  SemaWaiter* wake = nullptr;
+  SemaWaiter** tail = &wake;
+  lock_.lock();
+  for (uint32_t i = 0; i < n && head_ != nullptr; i++) {
+    SemaWaiter* w = head_;
+    head_ = w->next;
+    if (head_ == nullptr) tail_ = nullptr;
+    nwait_.fetch_sub(1, std::memory_order_seq_cst);
+    w->next = nullptr;
+    *tail = w;
+    tail = &w->next;
+  }
+  lock_.unlock();
+  while (wake != nullptr) {
+    SemaWaiter* next = wake->next;  // read before the waiter may vanish
+    Wake(&wake->slot);
+    wake = next;
+  }
+}
+
 void Sema::release(bool handoff) {
   // seq_cst: pairs with acquire()'s nwait_ increment then count_ re-check.
   count_.fetch_add(1, std::memory_order_seq_cst);

@@ -134,7 +134,8 @@ void WaitGroup::add(int64_t delta) {
     throw std::logic_error("mn::WaitGroup misuse: add called concurrently with wait");
   }
   state_.store(0);
-  for (; w != 0; w--) sema_.release(false);
+  // One call for all waiters: once the first wakes, it may destroy this WaitGroup.
+  sema_.release_many(w);
 }
 
 void WaitGroup::wait() {

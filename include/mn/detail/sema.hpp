@@ -43,6 +43,9 @@ class Sema {
   // Adds a token and wakes the first waiter. With handoff, the token goes straight to
   // that waiter and the caller yields so that it runs at once (Mutex starvation mode).
   void release(bool handoff = false);
+  // Adds n tokens and wakes up to n waiters, touching the Sema only before the first
+  // wakeup: a woken waiter may destroy the object that holds it (WaitGroup::wait's caller).
+  void release_many(uint32_t n);
 
  private:
   std::atomic<uint32_t> count_;
