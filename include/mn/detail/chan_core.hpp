@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
 #include <stdexcept>
@@ -45,6 +46,7 @@ struct Slot {
 
 struct Sudog;
 struct WaitSlot;
+enum class WaitReason : uint8_t;
 
 class ChanCore {
  public:
@@ -86,6 +88,7 @@ class ChanCore {
   struct WaitSlot* TakeFrom(Sudog* sender, void* dst);
   void BufPut(void* src);
   void BufTake(void* dst);
+  bool Wait(WaitQ* q, void* elem, WaitReason reason);
   bool SendImpl(void* src, bool block);
   TryRecvResult RecvImpl(void* dst, bool block);
 
