@@ -69,6 +69,15 @@ void BM_Yield(benchmark::State& state) {
 }
 BENCHMARK(BM_Yield);
 
+// mn::blocking with an empty body in a G on one P: entering and leaving a blocking call
+// (Go's entersyscall + exitsyscall) and nothing else.
+void BM_BlockingEmpty(benchmark::State& state) {
+  mn::run([&] {
+    for (auto _ : state) mn::blocking([] { benchmark::ClobberMemory(); });
+  }, mn::Options{.procs = 1});
+}
+BENCHMARK(BM_BlockingEmpty);
+
 // The ring's operations, single-threaded.
 void BM_RunqPutGet(benchmark::State& state) {
   static mn::detail::RunQueue q;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# mnsched against Go on five workloads, side by side.
+# mnsched against Go on seven workloads, side by side.
 #
 #   bench/run-compare.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]]
 #                        [--build-dir DIR] [--systems mn|go|mn,go] [--timeout SEC]
@@ -21,6 +21,15 @@
 #                                  (light load: the 1 ms wake-up target)
 #                     timer_light  only the 1,000-task run of timer_storm
 #                     mutex        8 tasks, one mutex, 1,000,000 critical sections
+#                     blocking     one task enters and leaves a blocking call, 10,000,000
+#                                  times per loop, ns per operation: raw_ns, getppid
+#                                  called directly (Go: syscall.RawSyscall);
+#                                  syscall_ns, getppid inside mn::blocking (Go:
+#                                  syscall.Syscall, i.e. entersyscall/exitsyscall);
+#                                  overhead_ns, mn::blocking with an empty body. Go has
+#                                  no way to enter a syscall without making one, so its
+#                                  overhead_ns is syscall_ns - raw_ns from the same run
+#                                  (bench/blocking.cpp, bench/go/blocking)
 #   --build-dir DIR CMake build dir (default build/release, relative to the repo
 #                   root); holds bench/<target> and gets bench/<target>-go
 #   --systems LIST  which systems to run: mn, go or mn,go (default mn,go); with
@@ -29,7 +38,7 @@
 #                   (default 300)
 #
 # The mnsched binaries (targets skynet pingpong chan_mpmc timer_storm
-# mutex_contention) are built if missing: `cmake --preset release` + `cmake
+# mutex_contention blocking) are built if missing: `cmake --preset release` + `cmake
 # --build --preset release --target ...` for the default build dir; when the
 # build dir is a configured CMake tree the targets are brought up to date. Go
 # 1.24 comes from tools/go-toolchain.sh and builds bench/go/<name> offline into
@@ -60,7 +69,9 @@ repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 # A workload (an --only name) runs one or more cases; a case is one program pair
 # at one size. Per case: the C++ target, the Go package dir, the line's first
 # word, the size flag, the full and quick sizes, and the metrics to tabulate.
-all_workloads=(skynet pingpong chan_mpmc timer_storm timer_light mutex)
+all_workloads=(skynet pingpong chan_mpmc timer_storm timer_light mutex blocking)
+# The cases, in the order they run and are tabulated.
+all_cases=(skynet pingpong chan_mpmc timer_storm timer_light mutex blocking)
 declare -A workload_cases=(
     [skynet]="skynet"
     [pingpong]="pingpong"
@@ -68,34 +79,42 @@ declare -A workload_cases=(
     [timer_storm]="timer_storm timer_light"
     [timer_light]="timer_light"
     [mutex]="mutex"
+    [blocking]="blocking"
 )
 declare -A case_target=(
     [skynet]=skynet [pingpong]=pingpong [chan_mpmc]=chan_mpmc
     [timer_storm]=timer_storm [timer_light]=timer_storm [mutex]=mutex_contention
+    [blocking]=blocking
 )
 declare -A case_godir=(
     [skynet]=skynet [pingpong]=pingpong [chan_mpmc]=chanmpmc
     [timer_storm]=timerstorm [timer_light]=timerstorm [mutex]=mutex
+    [blocking]=blocking
 )
 declare -A case_word=(
     [skynet]=skynet [pingpong]=pingpong [chan_mpmc]=chan_mpmc
     [timer_storm]=timer_storm [timer_light]=timer_storm [mutex]=mutex
+    [blocking]=blocking
 )
 declare -A case_flag=(
     [skynet]=leaves [pingpong]=n [chan_mpmc]=n [timer_storm]=n [timer_light]=n [mutex]=n
+    [blocking]=n
 )
 declare -A case_full=(
     [skynet]=1000000 [pingpong]=1000000 [chan_mpmc]=1000000
     [timer_storm]=100000 [timer_light]=1000 [mutex]=1000000
+    [blocking]=10000000
 )
 declare -A case_quick=(
     [skynet]=100000 [pingpong]=100000 [chan_mpmc]=100000
     [timer_storm]=10000 [timer_light]=1000 [mutex]=100000
+    [blocking]=1000000
 )
 declare -A case_metrics=(
     [skynet]="ms" [pingpong]="ns_per_roundtrip" [chan_mpmc]="ns_per_item"
     [timer_storm]="ms p50_us p99_us max_us" [timer_light]="p50_us p99_us max_us"
     [mutex]="ns_per_op"
+    [blocking]="raw_ns syscall_ns overhead_ns"
 )
 
 # --- arguments ------------------------------------------------------------------
@@ -170,10 +189,10 @@ if [[ -n "$only" ]]; then
     done
     [[ ${#wanted[@]} -gt 0 ]] || bad_arg "--only: empty list"
 else
-    for c in skynet pingpong chan_mpmc timer_storm timer_light mutex; do wanted[$c]=1; done
+    for c in "${all_cases[@]}"; do wanted[$c]=1; done
 fi
 cases=()
-for c in skynet pingpong chan_mpmc timer_storm timer_light mutex; do
+for c in "${all_cases[@]}"; do
     [[ -n "${wanted[$c]+x}" ]] && cases+=("$c")
 done
 

@@ -6,6 +6,8 @@
 //    under the registry's lock, so the runtime cannot be freed under them.
 //  - A Runtime is deleted by whoever drops the last reference: run(), an M thread on its
 //    way out, or an outside spawner (sched.hpp, Runtime::refs).
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -15,6 +17,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
 #include "mn/runtime.hpp"
+#include "mn/stats.hpp"
 #include "procs.hpp"
 #include "sched.hpp"
 
@@ -37,7 +40,6 @@ absl::Status Validate(const Options& opts) {
 
 namespace detail {
 
-void RunSchedTrace(Runtime* rt);                   // schedtrace.cpp
 absl::StatusOr<int64_t> SchedTraceFromEnv();       // schedtrace.cpp
 
 // The process-wide registry of the active runtime: the one piece of global state, since
@@ -45,6 +47,7 @@ absl::StatusOr<int64_t> SchedTraceFromEnv();       // schedtrace.cpp
 struct ActiveRegistry {
   std::mutex mu;
   Runtime* rt = nullptr;  // guarded by mu
+  std::atomic<Runtime*> signal_rt{nullptr};  // rt, for signal handlers that cannot lock
 };
 ActiveRegistry& Registry() {
   static ActiveRegistry* r = new ActiveRegistry();  // never destroyed: threads may outlive main
@@ -156,9 +159,23 @@ Runtime* AcquireRuntime(bool* outside) {
   return reg.rt;
 }
 
+Runtime* ActiveRuntimeForSignal() noexcept {
+  return Registry().signal_rt.load(std::memory_order_acquire);
+}
+
+namespace {
+// A new G from the caller's P's pool, or the global one when it has no P.
+G* NewGHere(Runtime* rt, M* m) {
+  if (m == nullptr || m->rt != rt) return NewG(rt, nullptr);
+  G* g = NewG(rt, EnterP(m));
+  LeaveP(m);
+  return g;
+}
+}  // namespace
+
 void SpawnOn(Runtime* rt, absl::AnyInvocable<void()> f) {
   M* m = GetM();
-  G* g = NewG(rt, m != nullptr && m->rt == rt ? m->p : nullptr);
+  G* g = NewGHere(rt, m);
   using Fn = absl::AnyInvocable<void()>;
   g->fn = PlaceCallable(g, sizeof(Fn), alignof(Fn));
   ::new (g->fn) Fn(std::move(f));
@@ -168,20 +185,20 @@ void SpawnOn(Runtime* rt, absl::AnyInvocable<void()> f) {
 }
 
 SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {
+  CheckPState();  // go() is a call into the runtime: a safe point
   M* m = GetM();
   Runtime* rt;
-  P* pp = nullptr;
   if (m != nullptr && m->curg != nullptr) {
     rt = m->rt;
-    pp = m->p;
   } else {
     ActiveRegistry& reg = Registry();
     std::lock_guard<std::mutex> lock(reg.mu);
     rt = reg.rt;
     if (rt == nullptr) throw std::logic_error("mn::go: no runtime is active (call it inside mn::run)");
     rt->refs.fetch_add(1, std::memory_order_relaxed);  // dropped in SpawnCommit/SpawnAbort
+    m = nullptr;
   }
-  G* g = NewG(rt, pp);
+  G* g = NewGHere(rt, m);
   g->fn = PlaceCallable(g, size, align);
   return SpawnSlot{g, g->fn};
 }
@@ -204,8 +221,13 @@ void SpawnAbort(G* g) noexcept {
   if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t{g->fn_align});
   M* m = GetM();
   bool outside = m == nullptr || m->curg == nullptr;
-  FreeG(rt, outside ? nullptr : m->p, g);
-  if (outside) Unref(rt);
+  if (outside) {
+    FreeG(rt, nullptr, g);
+    Unref(rt);
+    return;
+  }
+  FreeG(rt, EnterP(m), g);
+  LeaveP(m);
 }
 
 int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
@@ -219,6 +241,9 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
 
   std::size_t stack = opts.stack_size != 0 ? opts.stack_size : kDefaultStackSize;
   auto* rt = new Runtime(*procs, stack);
+  rt->detect_deadlock = opts.detect_deadlock;
+  rt->run_tid = static_cast<int32_t>(gettid());
+  rt->schedtrace_ms = *trace;
   {
     ActiveRegistry& reg = Registry();
     std::lock_guard<std::mutex> lock(reg.mu);
@@ -227,8 +252,10 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
       throw std::logic_error("mn::run: another runtime is already active in this process");
     }
     reg.rt = rt;
+    reg.signal_rt.store(rt, std::memory_order_release);
   }
   InstallSignalHandlers();
+  InstallQuitHandler();
 
   struct MainState {
     absl::AnyInvocable<int()>* main;
@@ -250,10 +277,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
     rt->runq.PushBack(g);
     rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
   }
-  if (*trace > 0) {
-    rt->schedtrace_ms = *trace;
-    rt->schedtrace_thread = new std::thread([rt] { RunSchedTrace(rt); });
-  }
+  StartSysmon(rt);
   StartMainM(rt);
 
   rt->main_done.Sleep();
@@ -261,15 +285,11 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
     ActiveRegistry& reg = Registry();
     std::lock_guard<std::mutex> lock(reg.mu);
     reg.rt = nullptr;
+    reg.signal_rt.store(nullptr, std::memory_order_release);
   }
   StopRuntime(rt);
+  StopSysmon(rt);
   WaitForMs(rt);
-  if (rt->schedtrace_thread != nullptr) {
-    rt->schedtrace_stop.Wakeup();
-    rt->schedtrace_thread->join();
-    delete rt->schedtrace_thread;
-    rt->schedtrace_thread = nullptr;
-  }
   int result = rt->main_result;
   std::exception_ptr exc = rt->main_exception;
   Unref(rt);
@@ -280,6 +300,55 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
 }  // namespace detail
 
 void yield() { detail::Gosched(); }
+
+void preempt_point() { detail::CheckPState(); }
+
+void lock_os_thread() {
+  detail::M* m = detail::GetM();
+  if (m == nullptr || m->curg == nullptr) return;
+  detail::G* g = m->curg;
+  if (g->lock_count++ == 0) {
+    g->lockedm = m;
+    m->lockedg = g;
+  }
+}
+
+void unlock_os_thread() {
+  detail::M* m = detail::GetM();
+  if (m == nullptr || m->curg == nullptr) return;
+  detail::G* g = m->curg;
+  if (g->lock_count == 0) return;  // as Go: unlocking an unlocked G does nothing
+  if (--g->lock_count == 0) {
+    g->lockedm = nullptr;
+    m->lockedg = nullptr;
+  }
+}
+
+Stats stats() {
+  Stats st;
+  detail::Runtime* rt = nullptr;
+  detail::ActiveRegistry& reg = detail::Registry();
+  std::lock_guard<std::mutex> reg_lock(reg.mu);  // keeps rt alive while it is read
+  if (detail::M* m = detail::GetM()) {
+    rt = m->rt;
+  } else {
+    rt = reg.rt;
+  }
+  if (rt == nullptr) return st;
+  st.procs = rt->procs;
+  st.idle_procs = rt->npidle.load(std::memory_order_relaxed);
+  st.gs = detail::GCount(rt);
+  st.threads = rt->mcount.load(std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    st.idle_threads = rt->nmidle;
+  }
+  st.spinning_threads = rt->nmspinning.load(std::memory_order_relaxed);
+  st.handoffs = rt->handoffs.load(std::memory_order_relaxed);
+  st.preempt_requests = rt->preempt_requests.load(std::memory_order_relaxed);
+  st.hogs = rt->hogs.load(std::memory_order_relaxed);
+  return st;
+}
 
 bool in_runtime() noexcept { return detail::CurrentG() != nullptr; }
 

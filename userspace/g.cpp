@@ -5,17 +5,17 @@ namespace mn::detail {
 const char* WaitReasonString(WaitReason r) {
   switch (r) {
     case WaitReason::kNone: return "";
-    case WaitReason::kMutex: return "sync.Mutex.Lock";
-    case WaitReason::kWaitGroup: return "sync.WaitGroup.Wait";
-    case WaitReason::kSemaphore: return "semacquire";
+    case WaitReason::kMutex: return "mn::Mutex::lock";
+    case WaitReason::kWaitGroup: return "mn::WaitGroup::wait";
+    case WaitReason::kSemaphore: return "semaphore acquire";
     case WaitReason::kChanSend: return "chan send";
     case WaitReason::kChanRecv: return "chan receive";
     case WaitReason::kSelect: return "select";
     case WaitReason::kSelectNoCases: return "select (no cases)";
     case WaitReason::kSleep: return "sleep";
-    case WaitReason::kCond: return "sync.Cond.Wait";
-    case WaitReason::kRWMutexR: return "sync.RWMutex.RLock";
-    case WaitReason::kRWMutexW: return "sync.RWMutex.Lock";
+    case WaitReason::kCond: return "mn::Cond::wait";
+    case WaitReason::kRWMutexR: return "mn::RWMutex::lock_shared";
+    case WaitReason::kRWMutexW: return "mn::RWMutex::lock";
   }
   return "unknown";
 }

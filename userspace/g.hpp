@@ -67,7 +67,11 @@ struct alignas(64) G {
   StackSlot stack{};  // lo == nullptr until the G first runs
 
   WaitReason wait_reason = WaitReason::kNone;
-  int64_t wait_since_ns = 0;
+  // When it began to wait, on sysmon's coarse clock (0: unknown); read by dumps.
+  std::atomic<int64_t> wait_since_ns{0};
+
+  M* lockedm = nullptr;     // lock_os_thread: the only M that may run it
+  uint32_t lock_count = 0;  // nesting of lock_os_thread
 };
 
 }  // namespace mn::detail

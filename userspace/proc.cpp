@@ -37,8 +37,10 @@
 // Shutdown. When the main G exits, `stopping` is set under the lock and every idle M is
 // woken; every M checks `stopping` in FindRunnable and stopm (under the same lock) and
 // exits its thread. Ms running a G exit at that G's next switch to g0; the G is dropped.
+#include <linux/membarrier.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -98,6 +100,11 @@ P* PidleGet(Runtime* rt) {
     rt->pidle = pp->link;
     rt->idlep_mask.Clear(pp->id);
     rt->npidle.fetch_sub(1, std::memory_order_seq_cst);
+    // A P goes back to work: sysmon, asleep while every P was idle, must watch it.
+    if (rt->sysmon_wait.load(std::memory_order_relaxed)) {
+      rt->sysmon_wait.store(false, std::memory_order_relaxed);
+      WakeSysmon(rt);
+    }
   }
   return pp;
 }
@@ -144,6 +151,11 @@ G* GlobRunqGet(Runtime* rt, P* pp, int32_t max) {
 // ---- Local run queue --------------------------------------------------------------------
 
 void RunqPut(Runtime* rt, P* pp, G* g, bool next) {
+  if (pp == nullptr) {  // an M whose P was taken: the global queue
+    std::lock_guard<std::mutex> lock(rt->lock);
+    GlobRunqPut(rt, g);
+    return;
+  }
   if (next) {
     g = pp->runq.PutNext(g);
     if (g == nullptr) return;
@@ -159,18 +171,24 @@ void RunqPut(Runtime* rt, P* pp, G* g, bool next) {
 // ---- M lifecycle ------------------------------------------------------------------------
 
 void AcquireP(M* m, P* pp) {
-  if (pp->m != nullptr || pp->status.load(std::memory_order_relaxed) != PStatus::kIdle) {
+  if (pp->m.load(std::memory_order_relaxed) != nullptr ||
+      pp->status.load(std::memory_order_relaxed) != PStatus::kIdle) {
     Fatal("acquirep: P already in use");
   }
-  pp->m = m;
-  pp->status.store(PStatus::kRunning, std::memory_order_relaxed);
   m->p = pp;
+  // A new tick, so that sysmon does not count the P's idle time as a G's run time.
+  pp->Tick(pp->schedtick);
+  pp->status.store(PStatus::kRunning, std::memory_order_relaxed);
+  // release: sysmon, finding m through pp->m, sees m->p set.
+  pp->m.store(m, std::memory_order_release);
 }
 
 P* ReleaseP(M* m) {
   P* pp = m->p;
-  if (pp == nullptr || pp->m != m) Fatal("releasep: invalid P state");
-  pp->m = nullptr;
+  if (pp == nullptr || pp->m.load(std::memory_order_relaxed) != m) {
+    Fatal("releasep: invalid P state");
+  }
+  pp->m.store(nullptr, std::memory_order_relaxed);
   pp->status.store(PStatus::kIdle, std::memory_order_relaxed);
   m->p = nullptr;
   return pp;
@@ -270,6 +288,7 @@ bool StopM(M* m) {
     m->schedlink = rt->midle;
     rt->midle = m;
     rt->nmidle++;
+    CheckDead(rt);
   }
   m->park.Sleep();
   m->park.Clear();
@@ -388,7 +407,7 @@ top:
   }
 
   // Every 61st tick, the global queue first, so it cannot starve behind local work.
-  if (pp->schedtick % 61 == 0 && rt->runqsize.load(std::memory_order_relaxed) > 0) {
+  if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 && rt->runqsize.load(std::memory_order_relaxed) > 0) {
     std::lock_guard<std::mutex> lock(rt->lock);
     if (G* g = GlobRunqGet(rt, pp, 1)) return g;
   }
@@ -524,11 +543,22 @@ void Execute(M* m, G* g, bool inherit) {
   m->curg = g;
   g->m = m;
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
-  if (!inherit) m->p->schedtick++;
+  if (!inherit) {
+    m->p->Tick(m->p->schedtick);
+    // A fresh time slice: a preemption asked of the previous slice is moot.
+    if (m->pstate.load(std::memory_order_relaxed) & kPStatePreempt) {
+      m->pstate.fetch_and(~kPStatePreempt, std::memory_order_relaxed);
+    }
+  }
   m->in_g.store(true, std::memory_order_relaxed);
+  // From here the G's code runs and sysmon may take the P (it sees in_rt == 0).
+  // release: pairs with TakeP's acquire load, so what this M did to the P happens before
+  // whoever sysmon hands it to.
+  m->in_rt.store(0, std::memory_order_release);
   SwitchContext(&m->g0, &g->ctx);
-  // Back on g0: g stopped, for m->reason. release: pairs with WaitForMs' acquire, so
-  // what g did happens before run() returns if this M is what run() waited on.
+  // Back on g0 (SwitchToG0 set in_rt): g stopped, for m->reason. release: pairs with
+  // WaitForMs' acquire, so what g did happens before run() returns if this M is what
+  // run() waited on.
   m->in_g.store(false, std::memory_order_release);
   m->curg = nullptr;
   if (!g->stack.guarded && !StackAllocator::CanaryIntact(g->stack)) {
@@ -537,9 +567,15 @@ void Execute(M* m, G* g, bool inherit) {
 }
 
 // Acts on why g switched to g0. Returns g again if it must resume at once (its unlock
-// callback refused to park it).
+// callback refused to park it, or it got its P back). m may have no P here: sysmon took
+// it while g ran; every case then works through the global queue and pools.
 G* AfterSwitch(M* m, G* g) {
   Runtime* rt = m->rt;
+  if (m->pstate.load(std::memory_order_acquire) & kPStateTaken) {
+    // No P points at this M any more, so sysmon cannot touch pstate: a plain reset.
+    m->p = nullptr;
+    m->pstate.store(0, std::memory_order_relaxed);
+  }
   SwitchReason reason = m->reason;
   m->reason = SwitchReason::kNone;
   switch (reason) {
@@ -552,6 +588,12 @@ G* AfterSwitch(M* m, G* g) {
       g->status.store(GStatus::kWaiting, std::memory_order_release);
       if (unlockf != nullptr && !unlockf(g, arg)) {
         g->status.store(GStatus::kRunning, std::memory_order_relaxed);
+        if (m->p == nullptr) {  // it may not run here without a P
+          g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+          std::lock_guard<std::mutex> lock(rt->lock);
+          GlobRunqPut(rt, g);
+          return nullptr;
+        }
         return g;
       }
       // g may already be running elsewhere now: do not touch it.
@@ -570,9 +612,29 @@ G* AfterSwitch(M* m, G* g) {
       g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       RunqPut(rt, m->p, g, false);
       return nullptr;
+    case SwitchReason::kReacquire: {
+      // g lost its P and found none idle on its own stack; try once more under the lock,
+      // else it waits on the global queue for any M with a P (Go's exitsyscall0).
+      std::lock_guard<std::mutex> lock(rt->lock);
+      if (P* pp = PidleGet(rt)) {
+        AcquireP(m, pp);
+        return g;
+      }
+      g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
+      GlobRunqPut(rt, g);
+      return nullptr;
+    }
     case SwitchReason::kExit: {
       g->status.store(GStatus::kDead, std::memory_order_relaxed);
       bool is_main = g->is_main;
+      if (g->lockedm != nullptr) {
+        // A G that exits locked takes its thread with it (Go: the thread may be in a
+        // state nobody else should inherit).
+        g->lockedm = nullptr;
+        g->lock_count = 0;
+        m->lockedg = nullptr;
+        m->exit_thread = true;
+      }
       StackPut(rt, m->p, g->stack);
       g->stack = StackSlot{};
       // The context's sanitizer state (a TSan fiber) lives as long as the stack: TSan
@@ -594,18 +656,71 @@ G* AfterSwitch(M* m, G* g) {
   Fatal("g0 resumed with no switch reason");
 }
 
+// The M's locked G stopped: give the P away and sleep until an M that found the G
+// runnable hands it back with a P (Go's stoplockedm). Returns the G, or nullptr when the
+// runtime stops.
+G* StopLockedM(M* m) {
+  Runtime* rt = m->rt;
+  if (m->spinning) Fatal("stoplockedm: spinning");
+  if (m->p != nullptr) HandoffP(rt, ReleaseP(m));
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
+    rt->nmidlelocked++;
+    CheckDead(rt);
+  }
+  m->park.Sleep();
+  m->park.Clear();
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    rt->nmidlelocked--;
+  }
+  P* pp = m->nextp;
+  if (pp == nullptr) return nullptr;  // woken by StopRuntime
+  m->nextp = nullptr;
+  AcquireP(m, pp);
+  return m->lockedg;
+}
+
+// g, just taken from a queue, is locked to another M: hand that M our P and wake it
+// (Go's startlockedm). We are left without a P.
+void StartLockedM(M* m, G* g) {
+  M* lm = g->lockedm;
+  P* pp = ReleaseP(m);
+  lm->nextp = pp;
+  lm->park.Wakeup();  // release: nextp is visible to the woken M
+}
+
 void Schedule(M* m) {
+  Runtime* rt = m->rt;
+  G* g = nullptr;
+  bool inherit = false;
   for (;;) {
-    bool inherit = false;
-    G* g = FindRunnable(m, &inherit);
-    if (g == nullptr) return;
-    if (m->spinning) ResetSpinning(m);
-    if (m->rt->stopping.load(std::memory_order_acquire)) return;  // g is dropped
-    do {
-      Execute(m, g, inherit);
-      inherit = true;
-      g = AfterSwitch(m, g);
-    } while (g != nullptr);
+    if (g == nullptr) {
+      if (m->lockedg != nullptr) {
+        g = StopLockedM(m);
+        if (g == nullptr) return;
+        inherit = false;
+      } else {
+        if (m->p == nullptr && !StopM(m)) return;
+        g = FindRunnable(m, &inherit);
+        if (g == nullptr) return;
+        if (m->spinning) ResetSpinning(m);
+        if (rt->stopping.load(std::memory_order_acquire)) return;  // g is dropped
+        if (g->lockedm != nullptr && g->lockedm != m) {
+          StartLockedM(m, g);
+          g = nullptr;
+          continue;
+        }
+      }
+    }
+    Execute(m, g, inherit);
+    inherit = true;
+    g = AfterSwitch(m, g);
+    if (m->exit_thread) {
+      if (m->p != nullptr) HandoffP(rt, ReleaseP(m));
+      return;
+    }
   }
 }
 
@@ -613,6 +728,7 @@ void* MThreadMain(void* arg) {
   M* m = static_cast<M*>(arg);
   Runtime* rt = m->rt;
   SetM(m);
+  m->tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
   InitThreadContext(&m->g0);
   SetupAltStack(m);
   // Ms run user code, so they take signals like any other thread.
@@ -623,12 +739,16 @@ void* MThreadMain(void* arg) {
   m->nextp = nullptr;
   AcquireP(m, pp);
   Schedule(m);
-  // Exiting: leave the P (the runtime is stopping; nobody will take it).
+  // Exiting: the runtime is stopping (nobody will take the P), or a locked G exited.
   if (m->spinning) {
     m->spinning = false;
     rt->nmspinning.fetch_sub(1, std::memory_order_relaxed);
   }
   if (m->p != nullptr) ReleaseP(m);
+  if (m->exit_thread) {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    rt->nmexited++;
+  }
   TeardownAltStack(m);
   SetM(nullptr);
   // release: everything this M (and the Gs it ran) did happens before WaitForMs returns.
@@ -637,9 +757,39 @@ void* MThreadMain(void* arg) {
   return nullptr;
 }
 
+// The M's store of in_rt, then the fence of the asymmetric Dekker pattern (see "Taking a
+// P away") that orders it before the M's load of pstate. With membarrier, sysmon's
+// membarrier() supplies the hardware fence, so only the compiler must be held back;
+// without, a seq_cst exchange (xchg: a full barrier on x86) does it.
+inline void StoreInRt(M* m, uint32_t v) {
+  if (m->rt->has_membarrier) {
+    m->in_rt.store(v, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  } else {
+    m->in_rt.exchange(v, std::memory_order_seq_cst);
+  }
+}
+
+// Waits while sysmon decides whether to take this M's P; returns the settled pstate.
+uint32_t WaitTaking(M* m) {
+  uint32_t s;
+  for (int i = 0; ((s = m->pstate.load(std::memory_order_acquire)) & kPStateTaking) != 0; i++) {
+    if (i < 100) {
+      __builtin_ia32_pause();
+    } else {
+      sched_yield();  // sysmon itself may be off its CPU
+    }
+  }
+  return s;
+}
+
 // Switches the current G to g0 with `reason`. Returns when the G is resumed (never for
 // kExit).
 void SwitchToG0(M* m, G* g, SwitchReason reason) {
+  // g0 uses the P as owner: claim it before leaving the G.
+  if (m->in_rt.load(std::memory_order_relaxed) != 0) Fatal("switch to g0 inside a P section");
+  StoreInRt(m, 1);
+  if (m->pstate.load(std::memory_order_acquire) & kPStateTaking) WaitTaking(m);
   m->reason = reason;
   SwitchContext(&g->ctx, &m->g0, reason == SwitchReason::kExit);
 }
@@ -706,9 +856,10 @@ void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   M* m = GetM();
   G* g = m->curg;
   g->wait_reason = reason;
-  // No clock read here: it would cost more than the rest of a channel handoff. Whoever
-  // needs how long a G has waited (dumps, later) stamps waiting Gs lazily, as Go's GC does.
-  g->wait_since_ns = 0;
+  // Not a clock read, which would cost more than the rest of a channel handoff: sysmon's
+  // clock, good to a tick, is enough for dumps.
+  g->wait_since_ns.store(m->rt->coarse_now.load(std::memory_order_relaxed),
+                         std::memory_order_relaxed);
   m->unlockf = unlockf;
   m->unlock_arg = arg;
   SwitchToG0(m, g, SwitchReason::kPark);
@@ -852,6 +1003,186 @@ void WaitForMs(Runtime* rt) {
     if (!busy) return;
     timespec ts{0, 50'000};
     nanosleep(&ts, nullptr);
+  }
+}
+
+// ---- Taking a P away ----------------------------------------------------------------------
+//
+// sysmon takes a P from an M that cannot use it: one in a blocking call, or one running a
+// hog (a G that ran 10 ms without a runtime call). Both cases are one protocol on the M's
+// pstate word, so that the kernel-feedback issue's "M preempted while holding a P" can use
+// it too.
+//
+//  - Blocking call: the M CASes pstate 0 -> kSyscall on entry and kSyscall -> 0 on exit;
+//    sysmon CASes kSyscall -> kTaking. Whoever wins the one word wins the P (Go's
+//    _Psyscall). An exit that loses finds kTaking/kTaken and takes the slow path.
+//  - Hog: the M does not CAS anything on the hot paths. It marks "using my P" in in_rt
+//    (a plain store) and then reads pstate; sysmon CASes pstate to kTaking, then reads
+//    in_rt. This is Dekker's pattern, so each side needs a store-load fence; the M's is
+//    free because sysmon pays for both with membarrier(2), which runs a full barrier on
+//    every CPU running a thread of this process. So either sysmon sees in_rt != 0 and
+//    backs off, or the M sees kTaking and waits for the verdict (WaitTaking). Without
+//    membarrier the M pays a real fence (StoreInRt).
+//  - Only the M ever writes in_rt; it is 1 on g0 (the scheduler always owns its P) and
+//    0 while G code runs, except inside EnterP/LeaveP. Gs never switch inside a section.
+//  - A taken P is handed off (HandoffP); its old M keeps m->p until it notices kTaken: at
+//    EnterP (then it acts as a thread outside the runtime: global queue, global pools),
+//    at its next switch to g0 (AfterSwitch drops the P), or at a safe point
+//    (CheckPState), where it takes an idle P or waits on the global queue.
+//  - sysmon finds the M through pp->m and checks m->p == pp after freezing the M with
+//    kTaking: the M may have moved on to another P since pp->m was read.
+
+P* EnterP(M* m) {
+  uint32_t depth = m->in_rt.load(std::memory_order_relaxed);
+  if (depth == 0) {
+    StoreInRt(m, 1);
+  } else {
+    m->in_rt.store(depth + 1, std::memory_order_relaxed);
+  }
+  uint32_t s = m->pstate.load(std::memory_order_acquire);
+  if ((s & (kPStateTaking | kPStateTaken | kPStateSyscall)) != 0) [[unlikely]] {
+    for (;;) {
+      if (s & kPStateTaking) {
+        s = WaitTaking(m);
+      } else if (s & kPStateTaken) {
+        return nullptr;
+      } else if (s & kPStateSyscall) {
+        // A blocking call's body called into the runtime: the call is over for us.
+        if (m->pstate.compare_exchange_weak(s, s & ~kPStateSyscall, std::memory_order_acquire)) {
+          s &= ~kPStateSyscall;
+        }
+      } else {
+        break;
+      }
+    }
+  }
+  return m->p;
+}
+
+void LeaveP(M* m) {
+  // release: pairs with TakeP's acquire load of in_rt.
+  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+}
+
+namespace {
+
+// At a safe point in a G whose P was taken: take an idle P, or wait on the global queue
+// until an M with a P runs it (Go's exitsyscall slow path).
+void ReacquireP(M* m) {
+  Runtime* rt = m->rt;
+  G* g = m->curg;
+  // No P points at this M, so sysmon cannot reach it: plain resets. in_rt brackets the
+  // AcquireP so sysmon's acquire of in_rt orders it (as any P section).
+  m->in_rt.store(1, std::memory_order_relaxed);
+  m->p = nullptr;
+  m->pstate.store(0, std::memory_order_relaxed);
+  P* pp;
+  {
+    std::lock_guard<std::mutex> lock(rt->lock);
+    pp = PidleGet(rt);
+  }
+  if (pp != nullptr) AcquireP(m, pp);
+  m->in_rt.store(0, std::memory_order_release);
+  if (pp == nullptr) SwitchToG0(m, g, SwitchReason::kReacquire);
+}
+
+}  // namespace
+
+void PStateSlow(M* m) {
+  for (;;) {
+    uint32_t s = m->pstate.load(std::memory_order_acquire);
+    // Not at a safe point: on g0 (timers fire there), or inside a P section.
+    if (s == 0 || m->curg == nullptr || m->in_rt.load(std::memory_order_relaxed) != 0) return;
+    if (s & kPStateTaking) {
+      WaitTaking(m);
+    } else if (s & kPStateSyscall) {
+      m->pstate.compare_exchange_strong(s, s & ~kPStateSyscall, std::memory_order_acquire);
+    } else if (s & kPStateTaken) {
+      ReacquireP(m);
+      m = GetM();
+    } else if (s & kPStatePreempt) {
+      m->pstate.fetch_and(~kPStatePreempt, std::memory_order_relaxed);
+      Gosched();
+      m = GetM();
+    }
+  }
+}
+
+void HandoffP(Runtime* rt, P* pp) {
+  // Local or global work: an M to run it now.
+  if (!pp->runq.Empty() || rt->runqsize.load(std::memory_order_relaxed) != 0) {
+    StartM(rt, pp, false);
+    return;
+  }
+  // Nobody spins and no P is idle: this one is the only chance to find new work soon.
+  if (rt->nmspinning.load(std::memory_order_seq_cst) + rt->npidle.load(std::memory_order_seq_cst) == 0) {
+    int32_t zero = 0;
+    if (rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) {
+      rt->needspinning.store(0, std::memory_order_seq_cst);
+      StartM(rt, pp, true);
+      return;
+    }
+  }
+  {
+    std::unique_lock<std::mutex> lock(rt->lock);
+    if (rt->runq.size != 0 && !rt->stopping.load(std::memory_order_relaxed)) {
+      lock.unlock();
+      StartM(rt, pp, false);
+      return;
+    }
+    PidlePut(rt, pp);
+  }
+  // Its timers now need an idle M to sleep for them.
+  if (int64_t when = pp->timers.when0.load(std::memory_order_seq_cst); when != 0) {
+    WakeForTimer(rt, when);
+  }
+}
+
+bool TakeP(Runtime* rt, P* pp, M* m, bool hog) {
+  uint32_t s = m->pstate.load(std::memory_order_acquire);
+  if (hog) {
+    // Only a G that has not reached a safe point since it was asked to yield.
+    if (s != kPStatePreempt) return false;
+    if (!m->pstate.compare_exchange_strong(s, s | kPStateTaking, std::memory_order_acq_rel)) {
+      return false;
+    }
+    if (rt->has_membarrier) syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    // acquire: pairs with LeaveP's / Execute's release store of 0.
+    if (m->in_rt.load(std::memory_order_acquire) != 0 || m->p != pp) {
+      m->pstate.fetch_and(~kPStateTaking, std::memory_order_release);
+      return false;
+    }
+  } else {
+    if (s != kPStateSyscall) return false;
+    if (!m->pstate.compare_exchange_strong(s, kPStateTaking, std::memory_order_acq_rel)) {
+      return false;
+    }
+    if (m->p != pp) {
+      m->pstate.fetch_and(~kPStateTaking, std::memory_order_release);
+      return false;
+    }
+  }
+  // The P is ours: the M cannot use it until it has seen kTaken.
+  pp->m.store(nullptr, std::memory_order_relaxed);
+  pp->status.store(PStatus::kIdle, std::memory_order_relaxed);
+  m->pstate.store(kPStateTaken, std::memory_order_release);
+  rt->handoffs.fetch_add(1, std::memory_order_relaxed);
+  if (hog) rt->hogs.fetch_add(1, std::memory_order_relaxed);
+  HandoffP(rt, pp);
+  return true;
+}
+
+void HandOffOwnP(M* m) {
+  // blocking_now: give the P away before the call; the exit finds kTaken and reacquires.
+  P* pp = EnterP(m);
+  if (pp != nullptr) {
+    ReleaseP(m);
+    m->pstate.store(kPStateTaken, std::memory_order_relaxed);  // no P points here now
+  }
+  LeaveP(m);
+  if (pp != nullptr) {
+    m->rt->handoffs.fetch_add(1, std::memory_order_relaxed);
+    HandoffP(m->rt, pp);
   }
 }
 
@@ -1036,10 +1367,11 @@ void FreeG(Runtime* rt, P* pp, G* g) {
 
 void QueueRunnable(Runtime* rt, M* m, G* g) {
   g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-  if (m != nullptr && m->rt == rt && m->p != nullptr) {
-    RunqPut(rt, m->p, g, true);
+  if (m != nullptr && m->rt == rt) {
+    // RunqPut copes with no P (taken by sysmon): the global queue.
+    RunqPut(rt, EnterP(m), g, true);
+    LeaveP(m);
   } else {
-    // A thread outside the runtime (or an M without a P).
     std::lock_guard<std::mutex> lock(rt->lock);
     GlobRunqPut(rt, g);
   }

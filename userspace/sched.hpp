@@ -26,8 +26,15 @@ struct Runtime;
 
 enum class PStatus : uint32_t { kIdle, kRunning };
 
-// Why a G switched to g0; g0 acts on it once the G is off its stack.
-enum class SwitchReason : uint8_t { kNone, kPark, kGosched, kGoyield, kExit };
+// Why a G switched to g0; g0 acts on it once the G is off its stack. kReacquire: the G
+// lost its P (sysmon took it) and found no idle one; it waits on the global queue.
+enum class SwitchReason : uint8_t { kNone, kPark, kGosched, kGoyield, kExit, kReacquire };
+
+// M::pstate bits: the M's claim on its P against sysmon (proc.cpp, "Taking a P away").
+inline constexpr uint32_t kPStatePreempt = 1;  // sysmon asks the running G to yield
+inline constexpr uint32_t kPStateSyscall = 2;  // in a blocking call: the P may be taken
+inline constexpr uint32_t kPStateTaking = 4;   // sysmon is deciding; the M must wait
+inline constexpr uint32_t kPStateTaken = 8;    // the P was taken; m->p is stale
 
 struct M {
   Runtime* rt = nullptr;
@@ -48,17 +55,33 @@ struct M {
 
   void* altstack = nullptr;  // sigaltstack for the stack-overflow handler
 
+  // The P-taking protocol (proc.cpp). pstate: kPState* bits, CASed by the M and sysmon.
+  // in_rt: > 0 while the M may be using its P as owner (on g0, or in a G inside EnterP/
+  // LeavePSection); written only by the M, read by sysmon after an asymmetric fence.
+  std::atomic<uint32_t> pstate{0};
+  std::atomic<uint32_t> in_rt{1};
+
+  G* lockedg = nullptr;      // lock_os_thread: the G wired to this M
+  bool exit_thread = false;  // the locked G exited: this thread ends with it
+
   // For shutdown (WaitForMs): is this M inside a G, has its thread finished?
   std::atomic<bool> in_g{false};
   std::atomic<bool> exited{false};
+  std::atomic<int32_t> tid{0};  // the thread's id, once it runs
 };
 
 struct P {
   int32_t id = 0;
   std::atomic<PStatus> status{PStatus::kIdle};
-  M* m = nullptr;        // owning M while running
+  std::atomic<M*> m{nullptr};  // owning M while running; read by sysmon
   P* link = nullptr;     // idle list; guarded by Runtime::lock
-  uint32_t schedtick = 0;  // incremented on every schedule that does not inherit a slice
+  // Written by the owner only (load + store), read by sysmon: schedtick moves on every
+  // schedule that does not inherit a slice, syscalltick on every blocking call.
+  std::atomic<uint32_t> schedtick{0};
+  std::atomic<uint32_t> syscalltick{0};
+  void Tick(std::atomic<uint32_t>& t) {
+    t.store(t.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  }
   RunQueue runq;
   // Dead Gs (Go's gFree) and free stacks, owner only.
   G* gfree = nullptr;
@@ -134,6 +157,8 @@ struct Runtime {
   std::atomic<int32_t> nmspinning{0};
   std::atomic<uint32_t> needspinning{0};
   std::atomic<int32_t> mcount{0};     // threads created
+  int32_t nmidlelocked = 0;           // guarded by lock: locked Ms waiting for their G
+  int32_t nmexited = 0;               // guarded by lock: threads that ended (locked G exit)
 
   // Global pools of dead Gs and free stacks, refilled from and spilled to by Ps.
   std::mutex gfree_lock;
@@ -166,8 +191,27 @@ struct Runtime {
 
   int64_t start_ns = 0;
   int64_t schedtrace_ms = 0;
-  std::thread* schedtrace_thread = nullptr;
-  Note schedtrace_stop;
+
+  // sysmon (sysmon.cpp): a thread with no P.
+  std::thread* sysmon_thread = nullptr;
+  std::atomic<uint32_t> sysmon_wake{0};   // futex word that breaks its sleep
+  std::atomic<bool> sysmon_wait{false};   // it sleeps deeply (every P idle); set under lock
+  std::atomic<uint32_t> sigquit{0};       // SIGQUIT arrived: sysmon dumps every G
+  // sysmon's clock, stamped each tick, so that a parking G records when it began to wait
+  // without reading the clock itself. Alone on its line: every park reads it.
+  alignas(64) std::atomic<int64_t> coarse_now{0};
+  alignas(64) std::atomic<int64_t> handoffs{0};
+  std::atomic<int64_t> preempt_requests{0};
+  std::atomic<int64_t> hogs{0};
+  // Without membarrier(2) the M side of the P-taking protocol pays a full fence instead.
+  bool has_membarrier = false;
+
+  // Deadlock detection (checkdead.cpp): on unless turned off, and off for good once a
+  // thread that is not the runtime's was seen (it may feed the runtime later).
+  bool detect_deadlock = true;
+  bool foreign_threads_seen = false;  // guarded by lock
+  int32_t run_tid = 0;                // the thread blocked in run()
+  std::atomic<int32_t> sysmon_tid{0};
 };
 
 // The M running the calling thread, or nullptr. Never inlined, and opaque to the
@@ -201,5 +245,34 @@ void QueueRunnable(Runtime* rt, M* m, G* g);
 void InstallSignalHandlers();
 // A timer at `when` was added: make sure an M will be awake for it (Go's wakeNetPoller).
 void WakeForTimer(Runtime* rt, int64_t when);
+
+// The P-taking protocol (proc.cpp). EnterP pins the caller's P for use as owner and
+// returns it, or nullptr when the M has none (its P was taken: act as an outside thread).
+// Every EnterP is paired with LeaveP. CheckPState: at a safe point in a G (no runtime lock
+// held), honours a preempt request and takes back a lost P; inlined fast path below.
+P* EnterP(M* m);
+void LeaveP(M* m);
+void PStateSlow(M* m);
+inline void CheckPState() {
+  M* m = GetM();
+  if (m != nullptr && m->pstate.load(std::memory_order_relaxed) != 0) [[unlikely]] PStateSlow(m);
+}
+// Gives a P that no M holds to whoever needs it (Go's handoffp).
+void HandoffP(Runtime* rt, P* pp);
+// sysmon's side: takes pp from m (in a blocking call, or running a hog) if it still can.
+bool TakeP(Runtime* rt, P* pp, M* m, bool hog);
+// blocking_now: hands the caller's P off before the call.
+void HandOffOwnP(M* m);
+// The active runtime for a signal handler (no lock); may be nullptr.
+Runtime* ActiveRuntimeForSignal() noexcept;
+
+// sysmon.cpp
+void StartSysmon(Runtime* rt);
+void StopSysmon(Runtime* rt);
+void WakeSysmon(Runtime* rt);
+// checkdead.cpp
+void CheckDead(Runtime* rt);  // lock held
+void DumpGs(Runtime* rt, const char* header);
+void InstallQuitHandler();
 
 }  // namespace mn::detail

@@ -1,5 +1,5 @@
 // schedtrace: MN_SCHEDTRACE=<ms> prints one line per period to stderr, in Go's format
-// (GODEBUG=schedtrace), from a thread of its own that holds no P. The numbers are read
+// (GODEBUG=schedtrace) plus the handoff and preemption counters; sysmon prints it. The numbers are read
 // without stopping the world, so a line is a sample, not a snapshot: counts may be off
 // by the Gs moving while it is printed.
 #include <cstdio>
@@ -41,20 +41,14 @@ std::string SchedTraceLine(Runtime* rt) {
   }
   return absl::StrFormat(
       "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d needspinning=%d "
-      "idlethreads=%d runqueue=%d gcount=%d [%s]",
+      "idlethreads=%d runqueue=%d gcount=%d handoffs=%d preemptreqs=%d hogs=%d [%s]",
       since_ms, rt->procs, rt->npidle.load(std::memory_order_relaxed),
       rt->mcount.load(std::memory_order_relaxed),
       rt->nmspinning.load(std::memory_order_relaxed),
       rt->needspinning.load(std::memory_order_relaxed), nmidle, runqsize,
-      GCount(rt), per_p);
-}
-
-void RunSchedTrace(Runtime* rt) {
-  int64_t period_ns = rt->schedtrace_ms * 1'000'000;
-  while (!rt->schedtrace_stop.SleepFor(period_ns)) {
-    std::string line = SchedTraceLine(rt) + "\n";
-    std::fputs(line.c_str(), stderr);
-  }
+      GCount(rt), rt->handoffs.load(std::memory_order_relaxed),
+      rt->preempt_requests.load(std::memory_order_relaxed),
+      rt->hogs.load(std::memory_order_relaxed), per_p);
 }
 
 }  // namespace mn::detail

@@ -2,6 +2,7 @@
 // public API. See README.md for a quick start and docs/design.md for the design.
 #pragma once
 
+#include "mn/blocking.hpp"
 #include "mn/chan.hpp"
 #include "mn/cond.hpp"
 #include "mn/context.hpp"
@@ -12,5 +13,7 @@
 #include "mn/rwmutex.hpp"
 #include "mn/select.hpp"
 #include "mn/semaphore.hpp"
+#include "mn/stats.hpp"
+#include "mn/syscalls.hpp"
 #include "mn/timer.hpp"
 #include "mn/waitgroup.hpp"

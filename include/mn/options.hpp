@@ -25,6 +25,12 @@ struct Options {
   int procs = 0;
   // Usable stack bytes per G, rounded up to whole pages. 0 means kDefaultStackSize.
   std::size_t stack_size = 0;
+  // When every G is parked on a runtime object with no timer, blocking call or running
+  // thread left to wake one, print "mn: all Gs are asleep - deadlock!" with the blocked
+  // Gs and exit with code 2, as Go does. The runtime cannot see what other threads of
+  // the process will do, so it never calls a deadlock while a thread that is not its own
+  // exists (the caller of run() aside), and once it has seen one it stops checking.
+  bool detect_deadlock = true;
 };
 
 // Checks `opts` without starting anything. The message names the field and its value.

@@ -92,4 +92,18 @@ bool in_runtime() noexcept;
 // The number of Ps of the active runtime (Go's GOMAXPROCS(0)); 0 when none is active.
 int procs() noexcept;
 
+// A scheduling point for long loops that make no other runtime call: if sysmon asked this
+// G to yield (it has run for 10 ms), it yields here. Costs one load otherwise. Every call
+// into the runtime (go, channel operations, select, sleeps, blocking calls, contended
+// locks) checks the same flag. Without it a hog is still not allowed to hold up its P:
+// sysmon takes the P away and the hog runs on alone (docs/design.md, "Preemption").
+void preempt_point();
+
+// Wires the calling G to its thread (Go's LockOSThread): until the matching
+// unlock_os_thread, the G runs only on this thread and the thread runs no other G. Calls
+// nest. A G that exits while locked takes its thread with it: the thread ends. Outside
+// a G they do nothing.
+void lock_os_thread();
+void unlock_os_thread();
+
 }  // namespace mn

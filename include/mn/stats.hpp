@@ -1,0 +1,24 @@
+// mn::stats(): the scheduler's counters, as schedtrace prints them.
+#pragma once
+
+#include <cstdint>
+
+namespace mn {
+
+struct Stats {
+  int procs = 0;                  // Ps
+  int idle_procs = 0;             // Ps on the idle list
+  int64_t gs = 0;                 // Gs created and not yet exited
+  int64_t threads = 0;            // Ms created (threads that ran or run Gs)
+  int64_t idle_threads = 0;       // Ms parked in the thread cache
+  int64_t spinning_threads = 0;   // Ms looking for work
+  int64_t handoffs = 0;           // Ps handed off from blocking calls and hogs
+  int64_t preempt_requests = 0;   // cooperative preemptions requested by sysmon
+  int64_t hogs = 0;               // Gs that ran 10 ms without a runtime call; their P was taken
+};
+
+// A sample of the active runtime's counters (all zero when no runtime is active). Read
+// without stopping anything: the fields are each exact but not taken at one instant.
+Stats stats();
+
+}  // namespace mn
