@@ -136,6 +136,7 @@ void ChanCore::BufTake(void* dst) {
 
 // Go's chansend: with block false it returns false instead of waiting.
 bool ChanCore::SendImpl(void* src, bool block) {
+  CheckPState();  // a call into the runtime: a safe point for preemption
   lock_.lock();
   if (closed_) {
     lock_.unlock();
@@ -164,6 +165,7 @@ bool ChanCore::SendImpl(void* src, bool block) {
 
 // Go's chanrecv: with block false it returns kWouldBlock instead of waiting.
 ChanCore::TryRecvResult ChanCore::RecvImpl(void* dst, bool block) {
+  CheckPState();
   lock_.lock();
   if (closed_ && qcount_ == 0) {
     lock_.unlock();

@@ -56,14 +56,14 @@ std::string GLine(G* g, int64_t now) {
       state = "runnable";
       break;
     case GStatus::kRunning: {
-      M* m = g->m;
+      M* m = g->m.load(std::memory_order_relaxed);
       bool syscall = m != nullptr && (m->pstate.load(std::memory_order_relaxed) & kPStateSyscall);
       state = syscall ? "blocking call" : "running";
       if (m != nullptr) absl::StrAppend(&state, " on M ", m->id);
       break;
     }
     case GStatus::kWaiting: {
-      state = WaitReasonString(g->wait_reason);
+      state = WaitReasonString(g->wait_reason.load(std::memory_order_relaxed));
       int64_t since = g->wait_since_ns.load(std::memory_order_relaxed);
       if (since != 0) state += WaitedFor(now - since);
       break;
@@ -88,7 +88,7 @@ void WriteAll(const std::string& s) {
 bool ForeignThreads(Runtime* rt) {
   std::vector<int32_t> ours;
   for (const auto& m : rt->allm) ours.push_back(m->tid.load(std::memory_order_relaxed));
-  ours.push_back(rt->sysmon_tid.load(std::memory_order_relaxed));
+  ours.push_back(static_cast<int32_t>(rt->sysmon_tid.load(std::memory_order_relaxed)));
   ours.push_back(rt->run_tid);
   DIR* dir = opendir("/proc/self/task");
   if (dir == nullptr) return true;  // cannot tell: assume the worst

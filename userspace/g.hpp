@@ -55,7 +55,9 @@ struct alignas(64) G {
   std::atomic<GStatus> status{GStatus::kIdle};
   uint64_t id = 0;
   Runtime* rt = nullptr;
-  M* m = nullptr;  // the M running it, while kRunning
+  // The M running it, while kRunning. Atomics (relaxed, free on x86) only because dumps
+  // read them from another thread while the G runs.
+  std::atomic<M*> m{nullptr};
 
   void (*entry)(void*) = nullptr;    // runs and destroys the callable at fn
   void (*destroy)(void*) = nullptr;  // only destroys it (a G abandoned at exit)
@@ -66,7 +68,7 @@ struct alignas(64) G {
 
   StackSlot stack{};  // lo == nullptr until the G first runs
 
-  WaitReason wait_reason = WaitReason::kNone;
+  std::atomic<WaitReason> wait_reason{WaitReason::kNone};
   // When it began to wait, on sysmon's coarse clock (0: unknown); read by dumps.
   std::atomic<int64_t> wait_since_ns{0};
 

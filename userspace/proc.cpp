@@ -541,7 +541,7 @@ void StackPut(Runtime* rt, P* pp, const StackSlot& s);
 void Execute(M* m, G* g, bool inherit) {
   if (g->stack.lo == nullptr) AttachStack(m->rt, m->p, g);
   m->curg = g;
-  g->m = m;
+  g->m.store(m, std::memory_order_relaxed);
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   if (!inherit) {
     m->p->Tick(m->p->schedtick);
@@ -855,7 +855,7 @@ void InstallSignalHandlers() {
 void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   M* m = GetM();
   G* g = m->curg;
-  g->wait_reason = reason;
+  g->wait_reason.store(reason, std::memory_order_relaxed);
   // Not a clock read, which would cost more than the rest of a channel handoff: sysmon's
   // clock, good to a tick, is enough for dumps.
   g->wait_since_ns.store(m->rt->coarse_now.load(std::memory_order_relaxed),
@@ -872,7 +872,7 @@ void Ready(G* g) {
                                          std::memory_order_acquire)) {
     Fatal("ready: G is not waiting");
   }
-  g->wait_reason = WaitReason::kNone;
+  g->wait_reason.store(WaitReason::kNone, std::memory_order_relaxed);
   QueueRunnable(g->rt, GetM(), g);
 }
 
@@ -1329,7 +1329,7 @@ G* NewG(Runtime* rt, P* pp) {
   g->fn_on_heap = false;
   g->fn = nullptr;
   g->destroy = nullptr;
-  g->m = nullptr;
+  g->m.store(nullptr, std::memory_order_relaxed);
   g->stack = StackSlot{};
   g->status.store(GStatus::kIdle, std::memory_order_relaxed);
   if (pp != nullptr) pp->AddG(1); else rt->gcount_outside.fetch_add(1, std::memory_order_relaxed);
@@ -1345,7 +1345,7 @@ int64_t GCount(Runtime* rt) {
 void FreeG(Runtime* rt, P* pp, G* g) {
   if (pp != nullptr) pp->AddG(-1); else rt->gcount_outside.fetch_sub(1, std::memory_order_relaxed);
   g->status.store(GStatus::kDead, std::memory_order_relaxed);
-  g->m = nullptr;
+  g->m.store(nullptr, std::memory_order_relaxed);
   if (pp == nullptr) {
     std::lock_guard<std::mutex> lock(rt->gfree_lock);
     GFreePushGlobal(rt, g);

@@ -211,7 +211,7 @@ struct Runtime {
   bool detect_deadlock = true;
   bool foreign_threads_seen = false;  // guarded by lock
   int32_t run_tid = 0;                // the thread blocked in run()
-  std::atomic<int32_t> sysmon_tid{0};
+  std::atomic<uint32_t> sysmon_tid{0};  // a futex word until sysmon has started
 };
 
 // The M running the calling thread, or nullptr. Never inlined, and opaque to the

@@ -154,6 +154,7 @@ struct SelectImpl {
 };
 
 int Select(SelectCase* cases, int n, bool block, bool* recv_ok) {
+  CheckPState();
   return SelectImpl::Run(cases, n, block, recv_ok);
 }
 

@@ -43,6 +43,7 @@ bool Sema::try_acquire() noexcept {
 }
 
 void Sema::acquire(bool lifo, uint8_t wait_reason) {
+  CheckPState();  // contended locks and waits are calls into the runtime
   if (try_acquire()) return;
   SemaWaiter w;
   for (;;) {

@@ -19,6 +19,7 @@
 #include <stdexcept>
 
 #include "park.hpp"
+#include "sched.hpp"
 
 namespace mn {
 
@@ -64,6 +65,7 @@ detail::SemaphoreWaiter* Semaphore::TakeReady() {
 }
 
 void Semaphore::acquire(int64_t k) {
+  detail::CheckPState();
   if (k < 0) throw std::logic_error("mn::Semaphore::acquire: negative count");
   if (k > size_) {
     throw std::logic_error("mn::Semaphore::acquire: count exceeds the capacity (would block forever)");

@@ -112,7 +112,8 @@ void SysmonSleep(Runtime* rt, int64_t ns) {
 }
 
 void SysmonMain(Runtime* rt) {
-  rt->sysmon_tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
+  rt->sysmon_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
+  FutexWake(&rt->sysmon_tid, 1);
   std::vector<PRecord> recs(static_cast<std::size_t>(rt->procs));
   int idle = 0;
   int64_t delay_us = kMinDelayUs;
@@ -184,6 +185,11 @@ void StartSysmon(Runtime* rt) {
       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
   rt->coarse_now.store(NanoTime(), std::memory_order_relaxed);
   rt->sysmon_thread = new std::thread([rt] { SysmonMain(rt); });
+  // Wait for its tid: until it is known, deadlock detection would take sysmon for a
+  // thread that is not the runtime's, and turn itself off.
+  while (rt->sysmon_tid.load(std::memory_order_acquire) == 0) {
+    FutexWait(&rt->sysmon_tid, 0);
+  }
 }
 
 void StopSysmon(Runtime* rt) {

@@ -190,6 +190,7 @@ void ClearTimers(TimerHeap* heap) {
 }
 
 void SleepNs(int64_t ns) {
+  CheckPState();
   if (ns <= 0) return;
   M* m = GetM();
   if (m == nullptr || m->curg == nullptr) {
