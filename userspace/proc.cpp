@@ -54,6 +54,8 @@
 #include "procs.hpp"
 #include "sched.hpp"
 
+__thread mn::detail::M* mn_detail_tls_m = nullptr;
+
 namespace mn::detail {
 
 namespace {
@@ -68,7 +70,6 @@ constexpr uint64_t kGoidBatch = 16;     // Go's _GoidCacheBatch
 constexpr std::size_t kMStackSize = 256 * 1024;
 constexpr std::size_t kAltStackSize = 64 * 1024;
 
-thread_local M* tls_m = nullptr;
 
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "mn: fatal: %s\n", what);
@@ -757,19 +758,6 @@ void* MThreadMain(void* arg) {
   return nullptr;
 }
 
-// The M's store of in_rt, then the fence of the asymmetric Dekker pattern (see "Taking a
-// P away") that orders it before the M's load of pstate. With membarrier, sysmon's
-// membarrier() supplies the hardware fence, so only the compiler must be held back;
-// without, a seq_cst exchange (xchg: a full barrier on x86) does it.
-inline void StoreInRt(M* m, uint32_t v) {
-  if (m->rt->has_membarrier) {
-    m->in_rt.store(v, std::memory_order_relaxed);
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  } else {
-    m->in_rt.exchange(v, std::memory_order_seq_cst);
-  }
-}
-
 // Waits while sysmon decides whether to take this M's P; returns the settled pstate.
 uint32_t WaitTaking(M* m) {
   uint32_t s;
@@ -786,9 +774,10 @@ uint32_t WaitTaking(M* m) {
 // Switches the current G to g0 with `reason`. Returns when the G is resumed (never for
 // kExit).
 void SwitchToG0(M* m, G* g, SwitchReason reason) {
-  // g0 uses the P as owner: claim it before leaving the G.
-  if (m->in_rt.load(std::memory_order_relaxed) != 0) Fatal("switch to g0 inside a P section");
-  StoreInRt(m, 1);
+  // g0 uses the P as owner: claim it before leaving the G (in_rt is 0 here: Gs never
+  // switch inside a P section).
+  m->in_rt.store(1, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);  // see EnterP
   if (m->pstate.load(std::memory_order_acquire) & kPStateTaking) WaitTaking(m);
   m->reason = reason;
   SwitchContext(&g->ctx, &m->g0, reason == SwitchReason::kExit);
@@ -799,7 +788,7 @@ struct sigaction g_prev_segv;  // the handler we displaced; set once, then read-
 std::once_flag g_signals_once;
 
 void StackOverflowHandler(int sig, siginfo_t* info, void* uctx) {
-  M* m = tls_m;
+  M* m = GetM();
   G* g = m != nullptr ? m->curg : nullptr;
   if (g != nullptr) {
     auto* addr = static_cast<char*>(info->si_addr);
@@ -829,18 +818,8 @@ void StackOverflowHandler(int sig, siginfo_t* info, void* uctx) {
 
 // ---- Exported to the rest of the runtime ------------------------------------------------
 
-M* GetM() noexcept {
-  M* m = tls_m;
-  asm volatile("" : "+r"(m));  // keeps this call from being treated as pure
-  return m;
-}
+void SetM(M* m) noexcept { mn_detail_tls_m = m; }
 
-void SetM(M* m) noexcept { tls_m = m; }
-
-G* CurrentG() noexcept {
-  M* m = GetM();
-  return m != nullptr ? m->curg : nullptr;
-}
 
 void InstallSignalHandlers() {
   std::call_once(g_signals_once, [] {
@@ -1022,7 +1001,8 @@ void WaitForMs(Runtime* rt) {
 //    free because sysmon pays for both with membarrier(2), which runs a full barrier on
 //    every CPU running a thread of this process. So either sysmon sees in_rt != 0 and
 //    backs off, or the M sees kTaking and waits for the verdict (WaitTaking). Without
-//    membarrier the M pays a real fence (StoreInRt).
+//    membarrier (old kernels, seccomp) sysmon never takes a hog's P: cooperative
+//    preemption still works, and the M's hot paths stay fence-free.
 //  - Only the M ever writes in_rt; it is 1 on g0 (the scheduler always owns its P) and
 //    0 while G code runs, except inside EnterP/LeaveP. Gs never switch inside a section.
 //  - A taken P is handed off (HandoffP); its old M keeps m->p until it notices kTaken: at
@@ -1032,36 +1012,22 @@ void WaitForMs(Runtime* rt) {
 //  - sysmon finds the M through pp->m and checks m->p == pp after freezing the M with
 //    kTaking: the M may have moved on to another P since pp->m was read.
 
-P* EnterP(M* m) {
-  uint32_t depth = m->in_rt.load(std::memory_order_relaxed);
-  if (depth == 0) {
-    StoreInRt(m, 1);
-  } else {
-    m->in_rt.store(depth + 1, std::memory_order_relaxed);
-  }
+P* EnterPSlow(M* m) {
   uint32_t s = m->pstate.load(std::memory_order_acquire);
-  if ((s & (kPStateTaking | kPStateTaken | kPStateSyscall)) != 0) [[unlikely]] {
-    for (;;) {
-      if (s & kPStateTaking) {
-        s = WaitTaking(m);
-      } else if (s & kPStateTaken) {
-        return nullptr;
-      } else if (s & kPStateSyscall) {
-        // A blocking call's body called into the runtime: the call is over for us.
-        if (m->pstate.compare_exchange_weak(s, s & ~kPStateSyscall, std::memory_order_acquire)) {
-          s &= ~kPStateSyscall;
-        }
-      } else {
-        break;
+  for (;;) {
+    if (s & kPStateTaking) {
+      s = WaitTaking(m);
+    } else if (s & kPStateTaken) {
+      return nullptr;
+    } else if (s & kPStateSyscall) {
+      // A blocking call's body called into the runtime: the call is over for us.
+      if (m->pstate.compare_exchange_weak(s, s & ~kPStateSyscall, std::memory_order_acquire)) {
+        s &= ~kPStateSyscall;
       }
+    } else {
+      return m->p;
     }
   }
-  return m->p;
-}
-
-void LeaveP(M* m) {
-  // release: pairs with TakeP's acquire load of in_rt.
-  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
 }
 
 namespace {
@@ -1074,6 +1040,7 @@ void ReacquireP(M* m) {
   // No P points at this M, so sysmon cannot reach it: plain resets. in_rt brackets the
   // AcquireP so sysmon's acquire of in_rt orders it (as any P section).
   m->in_rt.store(1, std::memory_order_relaxed);
+  std::atomic_signal_fence(std::memory_order_seq_cst);
   m->p = nullptr;
   m->pstate.store(0, std::memory_order_relaxed);
   P* pp;
@@ -1142,11 +1109,11 @@ bool TakeP(Runtime* rt, P* pp, M* m, bool hog) {
   uint32_t s = m->pstate.load(std::memory_order_acquire);
   if (hog) {
     // Only a G that has not reached a safe point since it was asked to yield.
-    if (s != kPStatePreempt) return false;
+    if (s != kPStatePreempt || !rt->has_membarrier) return false;
     if (!m->pstate.compare_exchange_strong(s, s | kPStateTaking, std::memory_order_acq_rel)) {
       return false;
     }
-    if (rt->has_membarrier) syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
+    syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0);
     // acquire: pairs with LeaveP's / Execute's release store of 0.
     if (m->in_rt.load(std::memory_order_acquire) != 0 || m->p != pp) {
       m->pstate.fetch_and(~kPStateTaking, std::memory_order_release);

@@ -203,7 +203,7 @@ struct Runtime {
   alignas(64) std::atomic<int64_t> handoffs{0};
   std::atomic<int64_t> preempt_requests{0};
   std::atomic<int64_t> hogs{0};
-  // Without membarrier(2) the M side of the P-taking protocol pays a full fence instead.
+  // Without membarrier(2) sysmon cannot take a hog's P (proc.cpp, "Taking a P away").
   bool has_membarrier = false;
 
   // Deadlock detection (checkdead.cpp): on unless turned off, and off for good once a
@@ -214,11 +214,31 @@ struct Runtime {
   std::atomic<uint32_t> sysmon_tid{0};  // a futex word until sysmon has started
 };
 
-// The M running the calling thread, or nullptr. Never inlined, and opaque to the
-// optimizer: a G can move between threads across any call, so the thread-local must be
-// re-read every time rather than cached in a register.
-M* GetM() noexcept;
+}  // namespace mn::detail
+
+// The calling thread's M (initial-exec TLS: one load from %fs). Named in C so that GetM's
+// assembly can spell it.
+extern "C" __thread mn::detail::M* mn_detail_tls_m __attribute__((tls_model("initial-exec")));
+
+namespace mn::detail {
+
+// The M running the calling thread, or nullptr. The read is a volatile asm so that the
+// compiler can neither merge two reads nor keep the thread pointer in a register across
+// one: a G can move to another thread across any call that may switch, and a plain
+// thread-local read could be answered from before the switch.
+inline M* GetM() noexcept {
+  M* m;
+  asm volatile(
+      "movq mn_detail_tls_m@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(m));
+  return m;
+}
 void SetM(M* m) noexcept;
+inline G* CurrentG() noexcept {
+  M* m = GetM();
+  return m != nullptr ? m->curg : nullptr;
+}
 
 // proc.cpp
 void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason);
@@ -226,7 +246,7 @@ void Ready(G* g);
 void Gosched();
 [[noreturn]] void GoExit();
 void Goyield();
-G* CurrentG() noexcept;
+
 bool CanSpin(int iter);
 // A random number in [0, n): the M's generator, or a per-thread one outside the runtime.
 uint32_t CheapRandN(uint32_t n);
@@ -250,8 +270,22 @@ void WakeForTimer(Runtime* rt, int64_t when);
 // returns it, or nullptr when the M has none (its P was taken: act as an outside thread).
 // Every EnterP is paired with LeaveP. CheckPState: at a safe point in a G (no runtime lock
 // held), honours a preempt request and takes back a lost P; inlined fast path below.
-P* EnterP(M* m);
-void LeaveP(M* m);
+P* EnterPSlow(M* m);
+inline P* EnterP(M* m) {
+  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  // The M's half of the asymmetric fence: only the compiler must not move the pstate load
+  // above the in_rt store; sysmon's membarrier() orders them in hardware.
+  std::atomic_signal_fence(std::memory_order_seq_cst);
+  if ((m->pstate.load(std::memory_order_acquire) &
+       (kPStateTaking | kPStateTaken | kPStateSyscall)) != 0) [[unlikely]] {
+    return EnterPSlow(m);
+  }
+  return m->p;
+}
+inline void LeaveP(M* m) {
+  // release: pairs with TakeP's acquire load of in_rt.
+  m->in_rt.store(m->in_rt.load(std::memory_order_relaxed) - 1, std::memory_order_release);
+}
 void PStateSlow(M* m);
 inline void CheckPState() {
   M* m = GetM();

@@ -91,9 +91,10 @@ int Retake(Runtime* rt, std::vector<PRecord>& recs, int64_t now) {
     if (now - pd.schedwhen < kForcePreemptNs) continue;
     if (s == 0) {
       // The slice is over: ask the G to yield at its next runtime call.
+      // Not counted as an action (Go's retake does not either): a busy program whose Gs
+      // share runnext slices would otherwise keep sysmon at its 20 us pace forever.
       m->pstate.fetch_or(kPStatePreempt, std::memory_order_relaxed);
       rt->preempt_requests.fetch_add(1, std::memory_order_relaxed);
-      n++;
     } else if (s == kPStatePreempt && m->in_rt.load(std::memory_order_relaxed) == 0 &&
                PHasWork(rt, pp, now)) {
       // Asked a tick ago and no runtime call since: a hog. Others wait: take its P.
@@ -178,7 +179,7 @@ void WakeSysmon(Runtime* rt) {
 
 void StartSysmon(Runtime* rt) {
   // The hog half of the P-taking protocol needs an asymmetric fence (proc.cpp). Register
-  // once; without it (old kernel, seccomp) the Ms pay a real fence instead.
+  // once; without it (old kernel, seccomp) hogs are only preempted cooperatively.
   long cmds = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
   rt->has_membarrier =
       cmds > 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
