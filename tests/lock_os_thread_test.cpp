@@ -110,4 +110,24 @@ TEST(LockOSThread, ExitWhileLockedEndsTheThread) {
   EXPECT_NE(tid.load(), 0);
 }
 
+// main returns while a locked G waits forever: run() must still return (the locked M,
+// asleep waiting for its G, is woken to exit).
+TEST(LockOSThread, RunReturnsWhileALockedGWaits) {
+  HangGuard guard;
+  mn::Chan<int> never;
+  std::atomic<bool> locked{false};
+  mn::run(
+      [&] {
+        mn::go([&] {
+          mn::lock_os_thread();
+          locked.store(true);
+          never.recv();
+        });
+        while (!locked.load()) mn::sleep_for(std::chrono::microseconds(100));
+        mn::sleep_for(std::chrono::milliseconds(2));  // let it park
+      },
+      mn::Options{.procs = 2});
+  EXPECT_TRUE(locked.load());
+}
+
 }  // namespace

@@ -667,15 +667,15 @@ G* StopLockedM(M* m) {
   {
     std::lock_guard<std::mutex> lock(rt->lock);
     if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
-    rt->nmidlelocked++;
-    CheckDead(rt);
+    // StartLockedM may have come first (the G was readied while we handed off the P).
+    if (!m->park.Woken()) {
+      m->locked_idle = true;
+      rt->nmidlelocked++;
+      CheckDead(rt);
+    }
   }
   m->park.Sleep();
   m->park.Clear();
-  {
-    std::lock_guard<std::mutex> lock(rt->lock);
-    rt->nmidlelocked--;
-  }
   P* pp = m->nextp;
   if (pp == nullptr) return nullptr;  // woken by StopRuntime
   m->nextp = nullptr;
@@ -684,10 +684,18 @@ G* StopLockedM(M* m) {
 }
 
 // g, just taken from a queue, is locked to another M: hand that M our P and wake it
-// (Go's startlockedm). We are left without a P.
+// (Go's startlockedm). We are left without a P (unless the runtime is stopping).
 void StartLockedM(M* m, G* g) {
+  Runtime* rt = m->rt;
   M* lm = g->lockedm;
+  std::lock_guard<std::mutex> lock(rt->lock);
+  // Stopping: StopRuntime has woken lm already, or will; we keep our P and exit.
+  if (rt->stopping.load(std::memory_order_relaxed)) return;
   P* pp = ReleaseP(m);
+  if (lm->locked_idle) {
+    lm->locked_idle = false;
+    rt->nmidlelocked--;
+  }
   lm->nextp = pp;
   lm->park.Wakeup();  // release: nextp is visible to the woken M
 }
@@ -960,6 +968,14 @@ void StopRuntime(Runtime* rt) {
     m->nextp = nullptr;
     m->park.Wakeup();
   }
+  for (const auto& m : rt->allm) {  // Ms waiting for their locked G
+    if (m->locked_idle) {
+      m->locked_idle = false;
+      rt->nmidlelocked--;
+      m->nextp = nullptr;
+      m->park.Wakeup();
+    }
+  }
   TimerSleepBreak(rt);
 }
 
@@ -1105,8 +1121,9 @@ void HandoffP(Runtime* rt, P* pp) {
   }
 }
 
-bool TakeP(Runtime* rt, P* pp, M* m, bool hog) {
+bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why) {
   uint32_t s = m->pstate.load(std::memory_order_acquire);
+  bool hog = why == TakeReason::kHog;
   if (hog) {
     // Only a G that has not reached a safe point since it was asked to yield.
     if (s != kPStatePreempt || !rt->has_membarrier) return false;

@@ -62,6 +62,7 @@ struct M {
   std::atomic<uint32_t> in_rt{1};
 
   G* lockedg = nullptr;      // lock_os_thread: the G wired to this M
+  bool locked_idle = false;  // guarded by Runtime::lock: asleep in stoplockedm
   bool exit_thread = false;  // the locked G exited: this thread ends with it
 
   // For shutdown (WaitForMs): is this M inside a G, has its thread finished?
@@ -293,8 +294,12 @@ inline void CheckPState() {
 }
 // Gives a P that no M holds to whoever needs it (Go's handoffp).
 void HandoffP(Runtime* rt, P* pp);
-// sysmon's side: takes pp from m (in a blocking call, or running a hog) if it still can.
-bool TakeP(Runtime* rt, P* pp, M* m, bool hog);
+// sysmon's side: takes pp from m if it still can, and hands it off. kBlockingCall: m is in
+// mn::blocking (the CAS half of the protocol). kHog: m runs a G that has not reached a
+// safe point since it was asked to yield (the membarrier half); an M the kernel has
+// descheduled while holding a P (kernel feedback) will be taken the same way.
+enum class TakeReason { kBlockingCall, kHog };
+bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why);
 // blocking_now: hands the caller's P off before the call.
 void HandOffOwnP(M* m);
 // The active runtime for a signal handler (no lock); may be nullptr.

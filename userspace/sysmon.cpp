@@ -79,7 +79,7 @@ int Retake(Runtime* rt, std::vector<PRecord>& recs, int64_t now) {
           now - pd.syscallwhen < kSyscallRetakeNs) {
         continue;
       }
-      if (TakeP(rt, pp, m, false)) n++;
+      if (TakeP(rt, pp, m, TakeReason::kBlockingCall)) n++;
       continue;
     }
     uint32_t t = pp->schedtick.load(std::memory_order_relaxed);
@@ -98,7 +98,7 @@ int Retake(Runtime* rt, std::vector<PRecord>& recs, int64_t now) {
     } else if (s == kPStatePreempt && m->in_rt.load(std::memory_order_relaxed) == 0 &&
                PHasWork(rt, pp, now)) {
       // Asked a tick ago and no runtime call since: a hog. Others wait: take its P.
-      if (TakeP(rt, pp, m, true)) n++;
+      if (TakeP(rt, pp, m, TakeReason::kHog)) n++;
     }
   }
   return n;
