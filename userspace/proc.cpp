@@ -591,8 +591,11 @@ G* AfterSwitch(M* m, G* g) {
         g->status.store(GStatus::kRunning, std::memory_order_relaxed);
         if (m->p == nullptr) {  // it may not run here without a P
           g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
-          std::lock_guard<std::mutex> lock(rt->lock);
-          GlobRunqPut(rt, g);
+          {
+            std::lock_guard<std::mutex> lock(rt->lock);
+            GlobRunqPut(rt, g);
+          }
+          WakeP(rt);
           return nullptr;
         }
         return g;
@@ -612,6 +615,7 @@ G* AfterSwitch(M* m, G* g) {
     case SwitchReason::kGoyield:
       g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       RunqPut(rt, m->p, g, false);
+      if (m->p == nullptr) WakeP(rt);  // it went to the global queue
       return nullptr;
     case SwitchReason::kReacquire: {
       // g lost its P and found none idle on its own stack; try once more under the lock,
