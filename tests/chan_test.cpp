@@ -53,7 +53,7 @@ TEST(Chan, UnbufferedRendezvous) {
           events.push_back("sent");
           wg.done();
         });
-        mn::yield();  // the sender runs and blocks
+        mn::testing_util::WaitForParkedGs(1);  // the sender runs and blocks
         events.push_back("recv");
         EXPECT_EQ(ch.recv(), 42);
         wg.wait();
@@ -75,7 +75,7 @@ TEST(Chan, WaitersAreFifo) {
             got[i] = *ch.recv();
             wg.done();
           });
-          mn::yield();  // G i blocks before G i+1 starts
+          mn::testing_util::WaitForParkedGs(i + 1);  // G i blocks before G i+1 starts
         }
         for (int v = 10; v < 13; v++) ch.send(v);
         wg.wait();
@@ -159,7 +159,7 @@ TEST(Chan, TrySendTryRecv) {
           got = *ch.recv();
           wg.done();
         });
-        mn::yield();  // the receiver is now waiting
+        mn::testing_util::WaitForParkedGs(1);  // the receiver is now waiting
         EXPECT_TRUE(ch.try_send(v));
         wg.wait();
         EXPECT_EQ(got, 1);

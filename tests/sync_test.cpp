@@ -9,6 +9,8 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.hpp"
+
 namespace {
 
 class MutexContention : public testing::TestWithParam<int> {};
@@ -73,8 +75,9 @@ TEST(Mutex, WaiterParksTheGNotTheM) {
           order.push_back(1);
           wg.done();
         });
-        mn::yield();  // both Gs get to run: the waiter parks, the other finishes
-        mn::yield();
+        // Both Gs get to run: the waiter parks, the other finishes.
+        mn::testing_util::WaitForParkedGs(1);
+        while (order.size() < 1) mn::yield();
         order.push_back(0);
         mu.unlock();
         wg.wait();

@@ -69,4 +69,23 @@ inline void WaitForOtherGs() {
   while (mn::detail::GCount(rt) > 1) mn::yield();
 }
 
+// Called from a G: yields until at least n Gs are parked. A test that needs "G x has
+// blocked by now" uses this rather than a bare yield(): sysmon may ask any G that has held
+// its P for 10 ms to yield (a slow sanitized build on a loaded machine gets there), and a
+// preempted G goes to the back of the global queue, which reorders a yield-based handshake.
+inline void WaitForParkedGs(int n) {
+  auto* rt = mn::detail::GetM()->rt;
+  for (;;) {
+    int parked = 0;
+    {
+      std::lock_guard<std::mutex> lock(rt->gfree_lock);
+      for (auto* g : rt->allg) {
+        if (g->status.load(std::memory_order_acquire) == mn::detail::GStatus::kWaiting) parked++;
+      }
+    }
+    if (parked >= n) return;
+    mn::yield();
+  }
+}
+
 }  // namespace mn::testing_util
