@@ -1,55 +1,98 @@
 #!/usr/bin/env bash
-# mnsched against Go on seven workloads, side by side.
+# The project's benchmark command: mnsched against Go 1.24 and Boost.Fiber on every
+# workload, side by side.
 #
 #   bench/run-compare.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]]
-#                        [--build-dir DIR] [--systems mn|go|mn,go] [--timeout SEC]
+#                        [--systems LIST] [--build-dir DIR] [--timeout SEC] [--save NAME]
 #
-#   --procs LIST    worker threads, each value in turn: MN_PROCS=P for mnsched,
-#                   GOMAXPROCS=P for Go; "1 2" or 1,2 (default "1 2")
-#   --runs K        runs of each system per workload and procs, alternated
-#                   mn, go, mn, go, ... (default 5; with --quick, 1)
-#   --quick         small sizes (a tenth of the full ones) and, unless --runs
-#                   is given, one run: a smoke test, not a measurement
-#   --only NAMES    comma-separated workloads (default: all, in this order):
-#                     skynet       10-ary tree of 1,000,000 leaf tasks
-#                                  (bench/skynet.cpp, bench/go/skynet)
-#                     pingpong     2 tasks, 2 unbuffered channels, 1,000,000 round trips
-#                     chan_mpmc    4 producers, 4 consumers, channel of capacity 1024,
-#                                  1,000,000 items
-#                     timer_storm  100,000 tasks sleep 0-10 ms each; lateness
-#                                  percentiles; then the same with 1,000 tasks
-#                                  (light load: the 1 ms wake-up target)
-#                     timer_light  only the 1,000-task run of timer_storm
-#                     mutex        8 tasks, one mutex, 1,000,000 critical sections
-#                     blocking     one task enters and leaves a blocking call, 10,000,000
-#                                  times per loop, ns per operation: raw_ns, getppid
-#                                  called directly (Go: syscall.RawSyscall);
-#                                  syscall_ns, getppid inside mn::blocking (Go:
-#                                  syscall.Syscall, i.e. entersyscall/exitsyscall);
-#                                  overhead_ns, mn::blocking with an empty body. Go has
-#                                  no way to enter a syscall without making one, so its
-#                                  overhead_ns is syscall_ns - raw_ns from the same run
-#                                  (bench/blocking.cpp, bench/go/blocking)
-#   --build-dir DIR CMake build dir (default build/release, relative to the repo
-#                   root); holds bench/<target> and gets bench/<target>-go
-#   --systems LIST  which systems to run: mn, go or mn,go (default mn,go); with
-#                   one, the table has only its medians
-#   --timeout SEC   a run taking longer is killed and counted as failed
-#                   (default 300)
+#   --procs LIST    worker threads, each value in turn: MN_PROCS=P for mnsched and
+#                   Boost.Fiber, GOMAXPROCS=P for Go; "1 2" or 1,2 (default "1 2")
+#   --runs K        runs of each system per workload and procs, alternated run by run
+#                   mn, go, boost, mn, go, boost, ... (default 5; with --quick, 1)
+#   --quick         every workload once (unless --runs is given) at small sizes: a
+#                   smoke test of the harness and the programs, not a measurement; all
+#                   three systems at procs 1 and 2 take under a minute once built.
+#                   Writes bench/results/quick.json, never latest.json
+#   --only NAMES    comma-separated workloads (default: all, in this order); sizes are
+#                   full (quick):
+#                     skynet         10-ary tree of 1,000,000 (100,000) leaf tasks, ms
+#                     pingpong       2 tasks, 2 unbuffered channels, 1,000,000 (100,000)
+#                                    round trips, ns_per_roundtrip
+#                     pingpong_hog   Go's BenchmarkPingPongHog: 2 tasks ping-pong
+#                                    --n 100,000 (10,000) times beside a task spinning on
+#                                    a non-blocking select, ns_per_op; procs=1 only (Go's
+#                                    benchmark is defined at GOMAXPROCS=1); no boost
+#                     spawn_many     spawn --n 10,000 empty tasks and wait for them,
+#                                    --rounds 100 (10) times, ns_per_task
+#                     spawn_remote   the same, spawned from a thread outside the runtime
+#                                    (Go: a goroutine locked to its thread), ns_per_task;
+#                                    no boost
+#                     yield_many     200 tasks each yield --n 1,000 times, --rounds 20 (2)
+#                                    times, ns_per_yield
+#                     chained_spawn  a chain of --n 1,000 tasks, each spawning the next,
+#                                    --rounds 1,000 (100) times, ns_per_spawn
+#                     chan_mpmc      4 producers, 4 consumers, channel of capacity 1024,
+#                                    1,000,000 (100,000) items, ns_per_item
+#                     timer_storm    100,000 (10,000) tasks sleep 0-10 ms each: ms and
+#                                    lateness p50_us p99_us max_us; then timer_light
+#                     timer_light    the same with 1,000 tasks (light load: the 1 ms
+#                                    wake-up target), lateness only
+#                     mutex          8 tasks, one mutex, 1,000,000 (100,000) critical
+#                                    sections, ns_per_op
+#                     blocking       entering and leaving a blocking call, 10,000,000
+#                                    (1,000,000) times per loop: raw_ns (getppid called
+#                                    directly; Go: syscall.RawSyscall), syscall_ns
+#                                    (getppid inside mn::blocking; Go: syscall.Syscall),
+#                                    overhead_ns (mn::blocking with an empty body; Go's
+#                                    is syscall_ns - raw_ns of the same run); no boost
+#   --systems LIST  which systems to run, comma-separated: mn (mnsched), go, boost
+#                   (Boost.Fiber) (default mn,go,boost). Boost runs only the workloads
+#                   that have a boost binary; when none was built (Boost.Fiber is not
+#                   installed), that is said once and the others run without it
+#   --build-dir DIR CMake build dir (default build/release, relative to the repo root);
+#                   holds bench/<target> (mnsched), gets bench/<target>-go (Go) and
+#                   holds bench/boost/boost_<target> (Boost.Fiber)
+#   --timeout SEC   a run taking longer is killed and counted as failed (default 300;
+#                   with --quick, 60)
+#   --save NAME     results file name: bench/results/NAME.json and the charts
+#                   bench/results/NAME-ratios-procsP.png (default "latest", whose charts
+#                   are bench/results/ratios-procsP.png; with --quick, "quick");
+#                   --save none writes nothing
 #
-# The mnsched binaries (targets skynet pingpong chan_mpmc timer_storm
-# mutex_contention blocking) are built if missing: `cmake --preset release` + `cmake
-# --build --preset release --target ...` for the default build dir; when the
-# build dir is a configured CMake tree the targets are brought up to date. Go
-# 1.24 comes from tools/go-toolchain.sh and builds bench/go/<name> offline into
-# <build-dir>/bench/<target>-go.
+# Building: the mnsched targets (skynet pingpong pingpong_hog spawn_many spawn_remote
+# yield_many chained_spawn chan_mpmc timer_storm mutex_contention blocking) and the
+# Boost.Fiber targets boost_<target> that the build tree defines are built with `cmake
+# --preset release` + `cmake --build --preset release --target ...` for the default
+# build dir (any other dir is configured as a Release Ninja tree if it has no
+# CMakeCache.txt); in a configured tree they are brought up to date. When the tree
+# defines no boost_* target it is re-configured once, to find a Boost.Fiber installed
+# since (Debian: libboost-fiber-dev). Go 1.24 comes from tools/go-toolchain.sh and builds
+# bench/go/<dir> offline into <build-dir>/bench/<target>-go; without Go 1.24 the
+# harness stops with an error (set MN_BENCH_ANY_GO=1 to accept another Go version).
 #
-# Prints each run's line as it finishes, then a table of medians: workload, n,
-# procs, metric, mnsched, go, and go / mnsched. Every metric is lower-is-better
+# Output: each run's line as it finishes, then a table: workload, n (or n x rounds),
+# procs, metric, one column per system holding "median ±spread", and mnsched's ratios
+# "go/mn" (Go's median / mnsched's) and "boost/mn" (Boost.Fiber's / mnsched's). The
+# spread is the relative half-range of the runs, 100 * (max - min) / 2 / median, in
+# percent: every run lies within median ± spread. Every metric is lower-is-better
 # (times, and lateness for *_us), so a ratio above 1 means mnsched did better.
-# A run that fails (exit status, timeout, malformed line) is reported with a
-# command to reproduce it; that system's remaining runs of that workload and
-# procs are skipped, and the script exits 1 at the end. Bad arguments: exit 2.
+#
+# Results (bench/results/, unless --save none):
+#   NAME.json   a JSON list with one object per workload, metric, procs and system:
+#               {"workload", "metric", "unit", "n", "rounds", "procs", "system",
+#                "median", "spread", "min", "max", "runs", "error"}
+#               (system is "mnsched", "go" or "boost"; runs lists every run's value in
+#               order; spread is the percentage above; rounds and error are null when
+#               there are none; a failed cell has "error" set and "median" null)
+#   ratio charts, one PNG per procs value: bars of go/mn and boost/mn per workload and
+#               metric on a log scale, above 1 where mnsched is faster. Drawn with
+#               gnuplot (Debian: gnuplot-nox); without gnuplot they are skipped with a
+#               note.
+#
+# Exit status: 0 when every run succeeded, whatever the timings; 1 when a program failed
+# (exit status, timeout, malformed line; reported with a command to reproduce it, and
+# that system's remaining runs of that workload and procs are skipped), when a build or
+# the Go toolchain failed, or when gnuplot failed; 2 on bad arguments.
 set -euo pipefail
 
 usage() {
@@ -57,24 +100,34 @@ usage() {
 }
 bad_arg() {
     printf 'run-compare: %s\n' "$*" >&2
-    printf 'usage: bench/run-compare.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]] [--build-dir DIR] [--systems LIST] [--timeout SEC]\n' >&2
+    printf 'usage: bench/run-compare.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]] [--systems LIST] [--build-dir DIR] [--timeout SEC] [--save NAME]\n' >&2
     exit 2
 }
 die() { printf 'run-compare: error: %s\n' "$*" >&2; exit 1; }
 log() { printf 'run-compare: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+start_s=$SECONDS
 
 # --- workloads ------------------------------------------------------------------
-# A workload (an --only name) runs one or more cases; a case is one program pair
-# at one size. Per case: the C++ target, the Go package dir, the line's first
-# word, the size flag, the full and quick sizes, and the metrics to tabulate.
-all_workloads=(skynet pingpong chan_mpmc timer_storm timer_light mutex blocking)
+# A workload (an --only name) runs one or more cases; a case is one program triple at
+# one size. Per case: the C++ target (mnsched: bench/<target>; Boost.Fiber:
+# bench/boost/boost_<target>), the Go package dir, the line's first word, the flags
+# with their full and quick values (the first one is the size, shown as n), the metrics
+# to tabulate, whether Boost.Fiber has it, and the only procs value it runs at, if any.
+all_workloads=(skynet pingpong pingpong_hog spawn_many spawn_remote yield_many chained_spawn
+               chan_mpmc timer_storm timer_light mutex blocking)
 # The cases, in the order they run and are tabulated.
-all_cases=(skynet pingpong chan_mpmc timer_storm timer_light mutex blocking)
+all_cases=(skynet pingpong pingpong_hog spawn_many spawn_remote yield_many chained_spawn
+           chan_mpmc timer_storm timer_light mutex blocking)
 declare -A workload_cases=(
     [skynet]="skynet"
     [pingpong]="pingpong"
+    [pingpong_hog]="pingpong_hog"
+    [spawn_many]="spawn_many"
+    [spawn_remote]="spawn_remote"
+    [yield_many]="yield_many"
+    [chained_spawn]="chained_spawn"
     [chan_mpmc]="chan_mpmc"
     [timer_storm]="timer_storm timer_light"
     [timer_light]="timer_light"
@@ -82,39 +135,57 @@ declare -A workload_cases=(
     [blocking]="blocking"
 )
 declare -A case_target=(
-    [skynet]=skynet [pingpong]=pingpong [chan_mpmc]=chan_mpmc
+    [skynet]=skynet [pingpong]=pingpong [pingpong_hog]=pingpong_hog
+    [spawn_many]=spawn_many [spawn_remote]=spawn_remote [yield_many]=yield_many
+    [chained_spawn]=chained_spawn [chan_mpmc]=chan_mpmc
     [timer_storm]=timer_storm [timer_light]=timer_storm [mutex]=mutex_contention
     [blocking]=blocking
 )
 declare -A case_godir=(
-    [skynet]=skynet [pingpong]=pingpong [chan_mpmc]=chanmpmc
+    [skynet]=skynet [pingpong]=pingpong [pingpong_hog]=pingponghog
+    [spawn_many]=spawnmany [spawn_remote]=spawnremote [yield_many]=yieldmany
+    [chained_spawn]=chainedspawn [chan_mpmc]=chanmpmc
     [timer_storm]=timerstorm [timer_light]=timerstorm [mutex]=mutex
     [blocking]=blocking
 )
 declare -A case_word=(
-    [skynet]=skynet [pingpong]=pingpong [chan_mpmc]=chan_mpmc
+    [skynet]=skynet [pingpong]=pingpong [pingpong_hog]=pingpong_hog
+    [spawn_many]=spawn_many [spawn_remote]=spawn_remote [yield_many]=yield_many
+    [chained_spawn]=chained_spawn [chan_mpmc]=chan_mpmc
     [timer_storm]=timer_storm [timer_light]=timer_storm [mutex]=mutex
     [blocking]=blocking
 )
-declare -A case_flag=(
-    [skynet]=leaves [pingpong]=n [chan_mpmc]=n [timer_storm]=n [timer_light]=n [mutex]=n
-    [blocking]=n
-)
+# "flag=value ...": passed as --flag value; each must come back as flag=value in the line
+# (the first always; the others when the line has them).
 declare -A case_full=(
-    [skynet]=1000000 [pingpong]=1000000 [chan_mpmc]=1000000
-    [timer_storm]=100000 [timer_light]=1000 [mutex]=1000000
-    [blocking]=10000000
+    [skynet]="leaves=1000000" [pingpong]="n=1000000" [pingpong_hog]="n=100000"
+    [spawn_many]="n=10000 rounds=100" [spawn_remote]="n=10000 rounds=100"
+    [yield_many]="n=1000 rounds=20" [chained_spawn]="n=1000 rounds=1000"
+    [chan_mpmc]="n=1000000" [timer_storm]="n=100000" [timer_light]="n=1000"
+    [mutex]="n=1000000" [blocking]="n=10000000"
 )
 declare -A case_quick=(
-    [skynet]=100000 [pingpong]=100000 [chan_mpmc]=100000
-    [timer_storm]=10000 [timer_light]=1000 [mutex]=100000
-    [blocking]=1000000
+    [skynet]="leaves=100000" [pingpong]="n=100000" [pingpong_hog]="n=10000"
+    [spawn_many]="n=10000 rounds=10" [spawn_remote]="n=10000 rounds=10"
+    [yield_many]="n=1000 rounds=2" [chained_spawn]="n=1000 rounds=100"
+    [chan_mpmc]="n=100000" [timer_storm]="n=10000" [timer_light]="n=1000"
+    [mutex]="n=100000" [blocking]="n=1000000"
 )
 declare -A case_metrics=(
-    [skynet]="ms" [pingpong]="ns_per_roundtrip" [chan_mpmc]="ns_per_item"
+    [skynet]="ms" [pingpong]="ns_per_roundtrip" [pingpong_hog]="ns_per_op"
+    [spawn_many]="ns_per_task" [spawn_remote]="ns_per_task" [yield_many]="ns_per_yield"
+    [chained_spawn]="ns_per_spawn" [chan_mpmc]="ns_per_item"
     [timer_storm]="ms p50_us p99_us max_us" [timer_light]="p50_us p99_us max_us"
     [mutex]="ns_per_op"
     [blocking]="raw_ns syscall_ns overhead_ns"
+)
+declare -A case_boost=(
+    [skynet]=1 [pingpong]=1 [pingpong_hog]=0 [spawn_many]=1 [spawn_remote]=0
+    [yield_many]=1 [chained_spawn]=1 [chan_mpmc]=1 [timer_storm]=1 [timer_light]=1
+    [mutex]=1 [blocking]=0
+)
+declare -A case_only_procs=(
+    [pingpong_hog]=1
 )
 
 # --- arguments ------------------------------------------------------------------
@@ -123,8 +194,9 @@ runs=""
 quick=0
 only=""
 build_dir="build/release"
-systems_arg="mn,go"
-timeout_s=300
+systems_arg="mn,go,boost"
+timeout_s=""
+save=""
 
 # need_value OPT ARGC: OPT takes a value; there must be one.
 need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
@@ -143,6 +215,8 @@ while [[ $# -gt 0 ]]; do
         --systems=*)   systems_arg="${1#*=}"; shift ;;
         --timeout)     need_value "$1" $#; timeout_s="$2"; shift 2 ;;
         --timeout=*)   timeout_s="${1#*=}"; shift ;;
+        --save)        need_value "$1" $#; save="$2"; shift 2 ;;
+        --save=*)      save="${1#*=}"; shift ;;
         -h|--help)     usage; exit 0 ;;
         *)             bad_arg "unknown argument '$1'" ;;
     esac
@@ -164,19 +238,30 @@ if [[ -z "$runs" ]]; then
 else
     is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
 fi
-is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
+if [[ -z "$timeout_s" ]]; then
+    timeout_s=$(( quick ? 60 : 300 ))
+else
+    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
+fi
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
+if [[ -z "$save" ]]; then
+    save=$( ((quick)) && echo quick || echo latest )
+else
+    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
+        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
+fi
 
-run_mn=0 run_go=0
+run_mn=0 run_go=0 run_boost=0
 split_list systems_words "$systems_arg"
 for s in ${systems_words[@]+"${systems_words[@]}"}; do
     case "$s" in
-        mn|mnsched) run_mn=1 ;;
-        go)         run_go=1 ;;
-        *)          bad_arg "--systems: unknown system '$s' (want mn, go or mn,go)" ;;
+        mn|mnsched)      run_mn=1 ;;
+        go)              run_go=1 ;;
+        boost|boost.fiber|fiber) run_boost=1 ;;
+        *)               bad_arg "--systems: unknown system '$s' (want a list of mn, go, boost)" ;;
     esac
 done
-(( run_mn || run_go )) || bad_arg "--systems: empty list"
+(( run_mn || run_go || run_boost )) || bad_arg "--systems: empty list"
 
 # The cases to run, in the canonical order, whatever the order of --only.
 declare -A wanted=()
@@ -193,50 +278,159 @@ else
 fi
 cases=()
 for c in "${all_cases[@]}"; do
-    [[ -n "${wanted[$c]+x}" ]] && cases+=("$c")
+    [[ -n "${wanted[$c]+x}" ]] || continue
+    # A case pinned to one procs value runs only if that value is asked for.
+    if [[ -n "${case_only_procs[$c]+x}" && " ${procs_list[*]} " != *" ${case_only_procs[$c]} "* ]]; then
+        log "note: $c runs at procs=${case_only_procs[$c]} only, which --procs '${procs_arg}' leaves out: skipped"
+        continue
+    fi
+    cases+=("$c")
 done
+[[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$only' and --procs '$procs_arg'"
+
+# procs_of CASE: the procs values CASE runs at.
+procs_of() {
+    if [[ -n "${case_only_procs[$1]+x}" ]]; then
+        printf '%s\n' "${case_only_procs[$1]}"
+    else
+        printf '%s\n' "${procs_list[@]}"
+    fi
+}
 
 [[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
 build_dir="${build_dir%/}"
+results_dir="$repo_root/bench/results"
 
-# The distinct C++ targets and Go dirs of the chosen cases.
+declare -A case_args=()
+for c in "${cases[@]}"; do
+    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
+done
+
+# The distinct C++ targets of the chosen cases, and those Boost.Fiber has.
 targets=()
+boost_targets=()
 for c in "${cases[@]}"; do
     t="${case_target[$c]}"
     [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
+    if (( case_boost[$c] )) && [[ " ${boost_targets[*]} " != *" boost_$t "* ]]; then
+        boost_targets+=("boost_$t")
+    fi
 done
 
-# --- (a) the mnsched side -----------------------------------------------------------
-# (Called in an || list, where set -e does not apply: every step checks.)
-build_mn() {
-    local preset_dir="$repo_root/build/release"
+# --- (a) building the C++ sides: mnsched and Boost.Fiber ------------------------------
+# (Called in || lists, where set -e does not apply: every step checks.)
+preset_dir="$repo_root/build/release"
+configure_tree() {
     cd "$repo_root" || return 1
     if [[ "$build_dir" == "$preset_dir" ]]; then
-        if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-            log "configuring: cmake --preset release"
-            cmake --preset release >&2 || return 1
-        fi
-        log "building: cmake --build --preset release --target ${targets[*]}"
-        cmake --build --preset release --target "${targets[@]}" >&2 || return 1
+        log "configuring: cmake --preset release"
+        cmake --preset release >&2 || return 1
     else
-        if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
-            log "configuring $build_dir (Release)"
+        log "configuring $build_dir (Release)"
+        if [[ -f "$build_dir/CMakeCache.txt" ]]; then
+            cmake -S "$repo_root" -B "$build_dir" >&2 || return 1
+        else
             cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2 || return 1
         fi
-        log "building: cmake --build $build_dir --target ${targets[*]}"
-        cmake --build "$build_dir" --target "${targets[@]}" >&2 || return 1
     fi
 }
-if (( run_mn )); then
-    missing=0
-    for t in "${targets[@]}"; do [[ -x "$build_dir/bench/$t" ]] || missing=1; done
-    if (( missing )) || [[ -f "$build_dir/CMakeCache.txt" ]]; then
-        # Missing: build. Present in a CMake tree: bring up to date (a no-op when it
-        # is). Bare binaries without a CMake tree are used as they are.
-        build_mn || die "building the mnsched benchmarks (${targets[*]}) failed"
+# tree_targets: the names of the targets the build tree defines, one per line.
+tree_targets() {
+    local out
+    out="$(cmake --build "$build_dir" --target help 2>/dev/null)" || return 1
+    # Ninja: "name: phony"; Makefiles: "... name".
+    printf '%s\n' "$out" | sed -n -e 's/^\([A-Za-z0-9_.+-]*\): .*/\1/p' -e 's/^\.\.\. \([A-Za-z0-9_.+-]*\).*/\1/p'
+}
+build_targets() {
+    cd "$repo_root" || return 1
+    if [[ "$build_dir" == "$preset_dir" ]]; then
+        log "building: cmake --build --preset release --target $*"
+        cmake --build --preset release --target "$@" >&2 || return 1
+    else
+        log "building: cmake --build $build_dir --target $*"
+        cmake --build "$build_dir" --target "$@" >&2 || return 1
+    fi
+}
+
+# boost_bin TARGET / mn_bin TARGET / go_bin TARGET: where each system's program is.
+mn_bin()    { printf '%s\n' "$build_dir/bench/$1"; }
+go_bin()    { printf '%s\n' "$build_dir/bench/$1-go"; }
+boost_bin() { printf '%s\n' "$build_dir/bench/boost/boost_$1"; }
+
+boost_note=""   # why Boost.Fiber does not run at all, if it does not
+if (( run_mn || run_boost )); then
+    do_build=0
+    [[ -f "$build_dir/CMakeCache.txt" ]] && do_build=1
+    if (( run_mn )); then
+        for t in "${targets[@]}"; do [[ -x "$(mn_bin "$t")" ]] || do_build=1; done
+    fi
+    if (( run_boost && !run_mn && ${#boost_targets[@]} > 0 )); then
+        any=0
+        for t in "${boost_targets[@]}"; do [[ -x "$(boost_bin "${t#boost_}")" ]] && any=1; done
+        (( any )) || do_build=1
+    fi
+    # Present in a CMake tree: bring up to date (a no-op when it is). Missing: configure
+    # and build. Bare binaries without a CMake tree are used as they are.
+    if (( do_build )); then
+        configured=0
+        if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+            configure_tree || die "configuring $build_dir failed"
+            configured=1
+        fi
+        known="$(tree_targets)" || die "cannot list the targets of $build_dir (cmake --build $build_dir --target help failed)"
+        has_target() { grep -qxF -- "$1" <<<"$known"; }
+        want_boost=0
+        (( run_boost && ${#boost_targets[@]} > 0 )) && want_boost=1
+        any_boost_target() {
+            local t
+            for t in "${boost_targets[@]}"; do has_target "$t" && return 0; done
+            return 1
+        }
+        if (( want_boost && !configured )) && ! any_boost_target; then
+            # Perhaps Boost.Fiber was installed after this tree was configured.
+            log "no boost_* targets in $build_dir: re-configuring once to look for Boost.Fiber"
+            configure_tree || die "re-configuring $build_dir failed"
+            known="$(tree_targets)" || die "cannot list the targets of $build_dir"
+        fi
+        build_list=()
+        if (( run_mn )); then
+            for t in "${targets[@]}"; do
+                has_target "$t" || die "$build_dir defines no target '$t' (is it in bench/CMakeLists.txt, and MN_BUILD_BENCH on?)"
+                build_list+=("$t")
+            done
+        fi
+        if (( want_boost )); then
+            for t in "${boost_targets[@]}"; do has_target "$t" && build_list+=("$t"); done
+        fi
+        if [[ ${#build_list[@]} -gt 0 ]]; then
+            build_targets "${build_list[@]}" || die "building the benchmarks (${build_list[*]}) failed"
+        fi
+    fi
+    if (( run_mn )); then
         for t in "${targets[@]}"; do
-            [[ -x "$build_dir/bench/$t" ]] || die "no $build_dir/bench/$t after the build"
+            [[ -x "$(mn_bin "$t")" ]] || die "no $(mn_bin "$t") after the build"
         done
+    fi
+fi
+
+# Which cases Boost.Fiber runs: those with a boost binary.
+declare -A boost_has=()
+if (( run_boost )); then
+    missing_boost=()
+    for c in "${cases[@]}"; do
+        (( case_boost[$c] )) || continue
+        if [[ -x "$(boost_bin "${case_target[$c]}")" ]]; then
+            boost_has[$c]=1
+        else
+            [[ " ${missing_boost[*]} " == *" boost_${case_target[$c]} "* ]] \
+                || missing_boost+=("boost_${case_target[$c]}")
+        fi
+    done
+    if [[ ${#boost_has[@]} -eq 0 && ${#boost_targets[@]} -gt 0 ]]; then
+        boost_note="no Boost.Fiber programs (no $build_dir/bench/boost/boost_* after the build: Boost.Fiber is not installed, Debian libboost-fiber-dev, or CMake found it not, or the tree has no bench/boost yet): running without Boost.Fiber"
+        log "$boost_note"
+    elif [[ ${#missing_boost[@]} -gt 0 ]]; then
+        log "note: no Boost.Fiber program for ${missing_boost[*]} (in $build_dir/bench/boost): those run without boost"
     fi
 fi
 
@@ -244,8 +438,10 @@ fi
 go_version="(not run)"
 go_cmd=""
 if (( run_go )); then
-    go_cmd="$("$repo_root/tools/go-toolchain.sh" </dev/null)" || die "tools/go-toolchain.sh failed"
-    [[ -n "$go_cmd" && -x "$go_cmd" ]] || die "tools/go-toolchain.sh printed no usable go ('$go_cmd')"
+    go_cmd="$("$repo_root/tools/go-toolchain.sh" </dev/null)" \
+        || die "could not get a Go toolchain: tools/go-toolchain.sh failed (its messages are above). The comparison needs Go 1.24; run with --systems mn,boost to leave Go out"
+    [[ -n "$go_cmd" && -x "$go_cmd" ]] \
+        || die "could not get a Go toolchain: tools/go-toolchain.sh printed no usable go ('$go_cmd')"
 
     home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
     cache_base="${MN_CACHE_DIR:-${XDG_CACHE_HOME:-$home/.cache}/mnsched}"
@@ -262,24 +458,35 @@ if (( run_go )); then
         GOENV=off
         CGO_ENABLED=0
     )
-    go_version="$("${go_env[@]}" "$go_cmd" version)" || die "$go_cmd version failed"
+    go_version="$(cd / && "${go_env[@]}" "$go_cmd" version)" || die "could not get a Go toolchain: $go_cmd version failed"
+    if [[ "$go_version" != "go version go1.24"* ]]; then
+        if [[ "${MN_BENCH_ANY_GO:-0}" == 1 ]]; then
+            log "WARNING: comparing against '$go_version', not Go 1.24 (MN_BENCH_ANY_GO=1)"
+        else
+            die "could not get Go 1.24 (tools/go-toolchain.sh fell back to '$go_version' from $go_cmd); the comparison is defined against Go 1.24. Set MN_BENCH_ANY_GO=1 to use it anyway, or run with --systems mn,boost"
+        fi
+    fi
     mkdir -p "$build_dir/bench"
     built=" "
     for c in "${cases[@]}"; do
         t="${case_target[$c]}" d="${case_godir[$c]}"
         [[ "$built" == *" $t "* ]] && continue
-        log "building $build_dir/bench/$t-go from bench/go/$d"
-        (cd "$repo_root/bench/go/$d" && "${go_env[@]}" "$go_cmd" build -trimpath -o "$build_dir/bench/$t-go" .) \
+        [[ -d "$repo_root/bench/go/$d" ]] || die "no Go program bench/go/$d for $c"
+        log "building $(go_bin "$t") from bench/go/$d"
+        (cd "$repo_root/bench/go/$d" && "${go_env[@]}" "$go_cmd" build -trimpath -o "$(go_bin "$t")" .) \
             || die "building bench/go/$d failed"
         built+="$t "
     done
     log "go: $go_version"
 fi
+build_s=$(( SECONDS - start_s ))
 
 # --- (c) the runs, alternated ---------------------------------------------------------
-results="$(mktemp)"
-outfile="$(mktemp)"
-trap 'rm -f "$results" "$outfile"' EXIT
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+results="$tmp/results"   # lines "case procs system metric value", in run order
+outfile="$tmp/out"
+: >"$results"
 failures=0
 declare -A failed=()   # "case procs system" -> why
 
@@ -287,14 +494,29 @@ declare -A failed=()   # "case procs system" -> why
 field() {
     printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
 }
+# has_field LINE KEY: LINE has KEY=...
+has_field() { [[ " $1 " == *" $2="* ]]; }
+
+# systems_of CASE: the systems that run CASE, in the order they alternate.
+systems_of() {
+    (( run_mn )) && echo mnsched
+    (( run_go )) && echo go
+    (( run_boost )) && [[ -n "${boost_has[$1]+x}" ]] && echo boost
+    return 0
+}
 
 # run_one CASE PROCS SYSTEM: run once, print the line, record its metrics.
 run_one() {
     local c="$1" procs="$2" system="$3"
-    local word="${case_word[$c]}" flag="${case_flag[$c]}" size="$4"
-    local bin repro rc=0 line v m why=""
-    if [[ "$system" == mnsched ]]; then bin="$build_dir/bench/${case_target[$c]}"; else bin="$build_dir/bench/${case_target[$c]}-go"; fi
-    local -a cmd=("$bin" "--$flag" "$size")
+    local word="${case_word[$c]}" t="${case_target[$c]}"
+    local bin repro rc=0 line v m kv k why="" first=1
+    case "$system" in
+        mnsched) bin="$(mn_bin "$t")" ;;
+        go)      bin="$(go_bin "$t")" ;;
+        boost)   bin="$(boost_bin "$t")" ;;
+    esac
+    local -a cmd=("$bin")
+    for kv in ${case_args[$c]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
     repro="MN_PROCS=$procs GOMAXPROCS=$procs ${cmd[*]}"
     MN_PROCS="$procs" GOMAXPROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" || rc=$?
     line="$(grep -E "^$word system=$system " "$outfile" | tail -n 1 || true)"
@@ -308,14 +530,20 @@ run_one() {
         why="printed no '$word system=$system ...' line"
     fi
     if [[ -z "$why" ]]; then
-        [[ "$(field "$line" "$flag")" == "$size" ]] || why="$flag= is not $size in: $line"
+        for kv in ${case_args[$c]}; do
+            k="${kv%%=*}"
+            if (( first )) || has_field "$line" "$k"; then
+                [[ "$(field "$line" "$k")" == "${kv#*=}" ]] || why="$k= is not ${kv#*=} in: $line"
+            fi
+            first=0
+        done
         for m in ${case_metrics[$c]}; do
             v="$(field "$line" "$m")"
             [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || why="bad or missing $m= in: $line"
         done
-        if [[ "$c" == skynet ]]; then
+        if [[ "$c" == skynet ]] && { [[ "$system" != boost ]] || has_field "$line" sum; }; then
             local want
-            want="$(awk -v n="$size" 'BEGIN { printf "%.0f", n * (n - 1) / 2 }')"
+            want="$(awk -v n="$(field "$line" leaves)" 'BEGIN { printf "%.0f", n * (n - 1) / 2 }')"
             [[ "$(field "$line" sum)" == "$want" ]] || why="sum is not $want in: $line"
         fi
     fi
@@ -335,89 +563,281 @@ run_one() {
     done
 }
 
-systems=()
-(( run_mn )) && systems+=(mnsched)
-(( run_go )) && systems+=(go)
-declare -A case_size=()
+any_boost=0
+[[ ${#boost_has[@]} -gt 0 ]] && any_boost=1
+sys_names=()
+(( run_mn )) && sys_names+=(mnsched)
+(( run_go )) && sys_names+=(go)
+(( any_boost )) && sys_names+=(boost)
+[[ ${#sys_names[@]} -gt 0 ]] || die "nothing to run: ${boost_note:-none of the chosen workloads has a Boost.Fiber program}"
+log "cases: ${cases[*]}; procs: ${procs_list[*]}; runs: $runs; systems: ${sys_names[*]}$( ((quick)) && echo '; quick sizes')"
+runs_start_s=$SECONDS
 for c in "${cases[@]}"; do
-    if (( quick )); then case_size[$c]="${case_quick[$c]}"; else case_size[$c]="${case_full[$c]}"; fi
-done
-
-log "cases: ${cases[*]}; procs: ${procs_list[*]}; runs: $runs; systems: ${systems[*]}$( ((quick)) && echo '; quick sizes')"
-for c in "${cases[@]}"; do
-    for p in "${procs_list[@]}"; do
-        log "${case_word[$c]} ${case_flag[$c]}=${case_size[$c]} procs=$p"
+    mapfile -t csys < <(systems_of "$c")
+    for p in $(procs_of "$c"); do
+        log "${case_word[$c]} ${case_args[$c]} procs=$p"
         for ((i = 1; i <= runs; i++)); do
-            for s in "${systems[@]}"; do
+            for s in "${csys[@]}"; do
                 [[ -n "${failed["$c $p $s"]+x}" ]] && continue
-                run_one "$c" "$p" "$s" "${case_size[$c]}" || true
+                run_one "$c" "$p" "$s" || true
             done
         done
     done
 done
+runs_s=$(( SECONDS - runs_start_s ))
 
-# --- (d) the table ----------------------------------------------------------------------
-# median CASE PROCS SYSTEM METRIC: the median, or "-" without data.
-median() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
-        | sort -g | awk '
-            { v[NR] = $1 }
-            END {
-                if (NR == 0) { print "-"; exit }
-                med = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-                printf "%.1f\n", med
-            }'
+# --- (d) the table, the JSON and the charts ---------------------------------------------
+# stats CASE PROCS SYSTEM METRIC: "median min max spread count v1,v2,..." (spread: the
+# relative half-range in percent, or "-" when the median is 0), or "- - - - 0 " without
+# data. Values keep the precision the programs printed; the median of an even count
+# is the mean of the middle two.
+stats() {
+    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '
+        $1 == c && $2 == p && $3 == s && $4 == m { n++; v[n] = $5 + 0; raw[n] = $5 }
+        END {
+            if (n == 0) { print "- - - - 0 "; exit }
+            list = raw[1]; for (i = 2; i <= n; i++) list = list "," raw[i]
+            for (i = 2; i <= n; i++) { x = v[i]; j = i - 1; while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- } v[j + 1] = x }
+            med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+            lo = v[1]; hi = v[n]
+            sp = (med != 0) ? sprintf("%.1f", 100 * (hi - lo) / 2 / (med < 0 ? -med : med)) : "-"
+            printf "%.10g %.10g %.10g %s %d %s\n", med, lo, hi, sp, n, list
+        }' "$results"
 }
-count() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m' "$results" | wc -l
+# unit METRIC: the unit of a metric's values.
+unit() {
+    case "$1" in
+        ms|*_ms) echo ms ;;
+        *_us)    echo us ;;
+        *)       echo ns ;;   # ns_per_*, *_ns
+    esac
 }
+# size_label CASE: the n column: the size, times the rounds when there are rounds.
+size_label() {
+    local kv out=""
+    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
+    printf '%s\n' "$out"
+}
+is_num() { [[ "$1" =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+# ratio OTHER MN: OTHER / MN to 2 decimals, or n/a.
+ratio() {
+    awk -v o="$1" -v m="$2" 'BEGIN {
+        if (o !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m + 0 <= 0 || o + 0 < 0) { print "n/a"; exit }
+        printf "%.2f\n", o / m }'
+}
+
+cells="$tmp/cells"     # one line per (case, metric, procs, system), tab-separated, for the JSON
+ratios="$tmp/ratios"   # "procs<TAB>label<TAB>go/mn<TAB>boost/mn", for the charts
+: >"$cells"
+: >"$ratios"
 
 echo
-printf 'medians of %s run(s); ratio = go / mnsched; every metric is lower-is-better, so ratio > 1 means mnsched did better\n' "$runs"
-fmt='%-12s %8s %5s %-17s %12s %12s %8s\n'
-printf "$fmt" workload n procs metric mnsched go ratio
-printf "$fmt" ------------ -------- ----- ----------------- ------------ ------------ --------
+printf 'median ±spread of %s run(s) per cell; spread = 100 * (max - min) / 2 / median, in percent\n' "$runs"
+if (( run_mn && (run_go || any_boost) )); then
+    printf 'ratios: %s;\n' \
+        "$( ((run_go)) && printf 'go/mn = Go median / mnsched median' )$( ((run_go && any_boost)) && printf ', ' )$( ((any_boost)) && printf 'boost/mn = Boost.Fiber median / mnsched median' )"
+    printf 'every metric is lower-is-better, so a ratio above 1 means mnsched did better\n'
+fi
+hdr=("workload" "n" "procs" "metric")
+sep=("-------------" "----------" "-----" "----------------")
+fmt='%-13s %10s %5s %-16s'
+for s in "${sys_names[@]}"; do hdr+=("$s"); sep+=("-----------------"); fmt+=' %17s'; done
+(( run_mn && run_go )) && { hdr+=("go/mn"); sep+=("-------"); fmt+=' %7s'; }
+(( run_mn && any_boost )) && { hdr+=("boost/mn"); sep+=("--------"); fmt+=' %8s'; }
+fmt+='\n'
+# shellcheck disable=SC2059
+printf "$fmt" "${hdr[@]}"
+# shellcheck disable=SC2059
+printf "$fmt" "${sep[@]}"
 light_notes=()
 for c in "${cases[@]}"; do
-    for p in "${procs_list[@]}"; do
+    mapfile -t csys < <(systems_of "$c")
+    label="$c"
+    n_val="${case_args[$c]%% *}"; n_val="${n_val#*=}"
+    rounds_val="null"
+    [[ " ${case_args[$c]} " == *" rounds="* ]] && { rounds_val="${case_args[$c]##*rounds=}"; rounds_val="${rounds_val%% *}"; }
+    for p in $(procs_of "$c"); do
         for m in ${case_metrics[$c]}; do
-            mn_med="-" go_med="-"
+            declare -A med=()
+            row=("$label" "$(size_label "$c")" "$p" "$m")
+            for s in "${csys[@]}"; do
+                read -r md lo hi sp cnt list <<<"$(stats "$c" "$p" "$s" "$m")"
+                err=""
+                [[ -n "${failed["$c $p $s"]+x}" ]] && err="${failed["$c $p $s"]}"
+                med[$s]="$md"
+                [[ -n "$err" ]] && med[$s]="FAIL"
+                printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+                    "$label" "$m" "$(unit "$m")" "$n_val" "$rounds_val" "$p" "$s" \
+                    "$md" "$sp" "$lo" "$hi" "$list" "${err//$'\t'/ }" "$cnt" >>"$cells"
+            done
+            for s in "${sys_names[@]}"; do
+                v="${med[$s]:--}"
+                if is_num "$v"; then
+                    read -r md lo hi sp cnt list <<<"$(stats "$c" "$p" "$s" "$m")"
+                    v="$(printf '%.1f' "$md")"
+                    [[ "$sp" != - ]] && v+=" ±$sp%"
+                fi
+                row+=("$v")
+            done
+            r_go="n/a" r_boost="n/a"
+            (( run_mn && run_go )) && { r_go="$(ratio "${med[go]:--}" "${med[mnsched]:--}")"; row+=("$r_go"); }
+            if (( run_mn && any_boost )); then
+                r_boost="-"
+                [[ -n "${boost_has[$c]+x}" ]] && r_boost="$(ratio "${med[boost]:--}" "${med[mnsched]:--}")"
+                row+=("$r_boost")
+            fi
+            # shellcheck disable=SC2059
+            printf "$fmt" "${row[@]}"
             if (( run_mn )); then
-                mn_med="$(median "$c" "$p" mnsched "$m")"
-                [[ -n "${failed["$c $p mnsched"]+x}" ]] && mn_med="FAIL"
+                [[ "$r_go" =~ ^[0-9] ]] || r_go=NaN
+                [[ "$r_boost" =~ ^[0-9] ]] || r_boost=NaN
+                printf '%s\t%s %s\t%s\t%s\n' "$p" "$label" "$m" "$r_go" "$r_boost" >>"$ratios"
             fi
-            if (( run_go )); then
-                go_med="$(median "$c" "$p" go "$m")"
-                [[ -n "${failed["$c $p go"]+x}" ]] && go_med="FAIL"
-            fi
-            ratio="$(awk -v g="$go_med" -v m="$mn_med" 'BEGIN {
-                if (g !~ /^-?[0-9.]+$/ || m !~ /^-?[0-9.]+$/ || m + 0 <= 0 || g + 0 < 0) { print "n/a"; exit }
-                printf "%.2f\n", g / m }')"
-            label="${case_word[$c]}"
-            [[ "$c" == timer_light ]] && label="timer_light"
-            printf "$fmt" "$label" "${case_size[$c]}" "$p" "$m" "$mn_med" "$go_med" "$ratio"
             if [[ "$c" == timer_light && "$m" == p99_us ]]; then
-                for s in "${systems[@]}"; do
-                    v="$mn_med"; [[ "$s" == go ]] && v="$go_med"
+                for s in "${csys[@]}"; do
+                    v="${med[$s]:--}"
                     verdict="$(awk -v v="$v" 'BEGIN {
                         if (v !~ /^-?[0-9.]+$/) print "no data (" v ")"
-                        else printf "%s us: %s\n", v, (v + 0 <= 1000) ? "met" : "NOT met" }')"
+                        else printf "%.1f us: %s\n", v, (v + 0 <= 1000) ? "met" : "NOT met" }')"
                     light_notes+=("$(printf 'procs=%s %-7s p99 lateness %s' "$p" "$s" "$verdict")")
                 done
             fi
+            unset med
         done
     done
 done
 if [[ ${#light_notes[@]} -gt 0 ]]; then
     echo
-    echo "light load (timer_light, ${case_size[timer_light]} sleeping tasks): wakes within 1 ms at p99?"
+    echo "light load (timer_light, ${case_args[timer_light]#n=} sleeping tasks): wakes within 1 ms at p99?"
     printf '  %s\n' "${light_notes[@]}"
 fi
 echo
-printf 'mnsched: %s\ngo: %s%s\n' "$( ((run_mn)) && echo "$build_dir/bench" || echo "(not run)")" "$go_version" "${go_cmd:+ ($go_cmd)}"
+printf 'mnsched: %s\n' "$( ((run_mn)) && echo "$build_dir/bench" || echo "(not run)")"
+printf 'go: %s%s\n' "$go_version" "${go_cmd:+ ($go_cmd)}"
+if (( run_boost )); then
+    if (( any_boost )); then
+        printf 'boost: Boost.Fiber, %s/bench/boost\n' "$build_dir"
+    else
+        printf 'boost: not run: %s\n' "${boost_note:-no chosen workload has a Boost.Fiber program}"
+    fi
+fi
+
+# write_json FILE: the cells as a JSON list.
+write_json() {
+    awk -F '\t' '
+        function q(s) {
+            gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/[\001-\037]/, " ", s)
+            return "\"" s "\""
+        }
+        function num(s) { return (s ~ /^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) ? s : "null" }
+        BEGIN { printf "[" }
+        {
+            printf "%s\n  {\"workload\": %s, \"metric\": %s, \"unit\": %s, \"n\": %s, \"rounds\": %s, \"procs\": %s, \"system\": %s, ", \
+                (NR > 1 ? "," : ""), q($1), q($2), q($3), num($4), num($5), num($6), q($7)
+            runs = ($12 == "") ? "" : $12
+            gsub(/,/, ", ", runs)
+            printf "\"median\": %s, \"spread\": %s, \"min\": %s, \"max\": %s, \"runs\": [%s], \"error\": %s}", \
+                ($13 == "" ? num($8) : "null"), num($9), num($10), num($11), runs, ($13 == "" ? "null" : q($13))
+        }
+        END { printf "%s]\n", (NR > 0 ? "\n" : "") }
+    ' "$cells" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# draw_chart PROCS FILE: a bar chart of mnsched's speedups at PROCS.
+draw_chart() {
+    local p="$1" out="$2" data="$tmp/chart-$1.tsv" script="$tmp/chart-$1.gp"
+    awk -F '\t' -v p="$p" '$1 == p { printf "%d\t%s\t%s\t%s\n", n++, $2, $3, $4 }' "$ratios" >"$data"
+    local rows has_go has_boost lo hi
+    rows="$(wc -l <"$data")"
+    has_go="$(awk -F '\t' '$3 != "NaN"' "$data" | wc -l)"
+    has_boost="$(awk -F '\t' '$4 != "NaN"' "$data" | wc -l)"
+    (( rows > 0 && has_go + has_boost > 0 )) || return 2
+    # The y range: a log scale around 1 that holds every bar and its label.
+    read -r lo hi < <(awk -F '\t' '
+        BEGIN { lo = 0.5; hi = 2 }
+        { for (i = 3; i <= 4; i++) if ($i != "NaN" && $i + 0 > 0) { if ($i / 1.6 < lo) lo = $i / 1.6; if ($i * 1.6 > hi) hi = $i * 1.6 } }
+        END { print lo, hi }' "$data")
+    local width=$(( 300 + rows * 64 ))
+    (( width < 800 )) && width=800
+    local tics
+    tics="$(awk -F '\t' '{ gsub(/"/, "", $2); printf "%s\"%s\" %d", (NR > 1 ? ", " : ""), $2, $1 }' "$data")"
+    local what="Go"
+    (( has_boost > 0 && has_go > 0 )) && what="Go and Boost.Fiber"
+    (( has_boost > 0 && has_go == 0 )) && what="Boost.Fiber"
+    {
+        if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
+            printf 'set terminal pngcairo noenhanced size %d,640 font "sans,10"\n' "$width"
+        else
+            printf 'set terminal png noenhanced size %d,640\n' "$width"
+        fi
+        printf 'set output "%s"\n' "$out"
+        printf 'set datafile separator "\\t"\n'
+        printf 'set title "mnsched speedup over %s, procs=%s\\n(median of %s run(s)%s; above 1: mnsched faster)"\n' \
+            "$what" "$p" "$runs" "$( ((quick)) && echo ', quick sizes: not a measurement')"
+        printf 'set ylabel "other system median / mnsched median (log scale)"\n'
+        printf 'set logscale y\nset yrange [%s:%s]\n' "$lo" "$hi"
+        printf 'set ytics (0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)\nset format y "%%gx"\n'
+        printf 'set xrange [-0.7:%s]\n' "$(( rows ))-0.3"
+        printf 'set xtics (%s) rotate by 40 right nomirror font ",9"\n' "$tics"
+        printf 'set grid ytics\nset key at screen 0.5, screen 0.015 center bottom horizontal\nset style fill solid 0.85 border -1\n'
+        printf 'set bmargin 10\nset lmargin 14\nset rmargin 4\n'
+        printf 'set arrow from graph 0, first 1 to graph 1, first 1 nohead lw 1.5 lc rgb "black"\n'
+        printf 'lo(r) = r < 1 ? r : 1\nhi(r) = r < 1 ? 1 : r\n'
+        local off_go=0 off_boost=0 half=0.35
+        if (( has_go > 0 && has_boost > 0 )); then off_go=-0.19 off_boost=0.19 half=0.17; fi
+        local plots=()
+        if (( has_go > 0 )); then
+            plots+=("'$data' using (\$1+($off_go)):3:(\$1+($off_go)-$half):(\$1+($off_go)+$half):(lo(\$3)):(hi(\$3)) with boxxyerror lc rgb '#3a7dc9' title 'vs Go'")
+            plots+=("'' using (\$1+($off_go)):(\$3 < 1 ? \$3/1.12 : \$3*1.08):(sprintf(\$3 < 10 ? '%.2f' : '%.0f', \$3)) with labels font ',7' notitle")
+        fi
+        if (( has_boost > 0 )); then
+            plots+=("'$data' using (\$1+($off_boost)):4:(\$1+($off_boost)-$half):(\$1+($off_boost)+$half):(lo(\$4)):(hi(\$4)) with boxxyerror lc rgb '#e08a2c' title 'vs Boost.Fiber'")
+            plots+=("'' using (\$1+($off_boost)):(\$4 < 1 ? \$4/1.12 : \$4*1.08):(sprintf(\$4 < 10 ? '%.2f' : '%.0f', \$4)) with labels font ',7' notitle")
+        fi
+        local IFS=,
+        printf 'plot %s\n' "${plots[*]}"
+    } >"$script"
+    gnuplot "$script" 2>"$tmp/gnuplot.err" || { sed 's/^/  | /' "$tmp/gnuplot.err" >&2; return 1; }
+    # gnuplot reports some errors without failing.
+    if grep -qiE 'error|warning' "$tmp/gnuplot.err"; then sed 's/^/  | /' "$tmp/gnuplot.err" >&2; fi
+    [[ -s "$out" ]]
+}
+
+chart_failed=0
+if [[ "$save" != none ]]; then
+    mkdir -p "$results_dir"
+    json="$results_dir/$save.json"
+    write_json "$json" || die "writing $json failed"
+    printf 'results: %s\n' "${json#"$repo_root"/}"
+    prefix="$save-"
+    [[ "$save" == latest ]] && prefix=""
+    if [[ ! -s "$ratios" ]]; then
+        printf 'charts: none (no ratios: mnsched did not run with another system)\n'
+    elif ! command -v gnuplot >/dev/null 2>&1; then
+        printf 'charts: none: gnuplot is not installed (Debian: gnuplot-nox)\n'
+    else
+        for p in "${procs_list[@]}"; do
+            png="$results_dir/${prefix}ratios-procs$p.png"
+            rc=0
+            draw_chart "$p" "$png" || rc=$?
+            if (( rc == 0 )); then
+                printf 'chart: %s\n' "${png#"$repo_root"/}"
+            elif (( rc == 2 )); then
+                printf 'chart: none for procs=%s (no ratio to draw)\n' "$p"
+            else
+                log "FAILED: gnuplot could not draw $png"
+                chart_failed=1
+            fi
+        done
+    fi
+fi
+
+printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
 if (( failures > 0 )); then
     echo
     echo "$failures failed run(s):"
     for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
     exit 1
 fi
+(( chart_failed == 0 )) || exit 1
+exit 0

@@ -4,8 +4,14 @@
 #   bash tools/dev.sh demo  [demo args...]   build preset `release`, run examples/demo with MN_SCHEDTRACE=1000
 #   bash tools/dev.sh test  [ctest args...]  for each preset (default: release asan tsan; env MN_PRESETS
 #                                            overrides, e.g. MN_PRESETS="release asan"): configure, build,
-#                                            ctest -j2; stops at the first failure; prints a summary
-#   bash tools/dev.sh bench [args...]        bash bench/run-compare.sh args... (every workload, mnsched and Go)
+#                                            ctest -j2; then, when the release preset is among them, the
+#                                            benchmark harness's smoke run `bash bench/run-compare.sh --quick`
+#                                            (every workload once, mnsched, Go 1.24 and Boost.Fiber, procs 1
+#                                            and 2; fails only if a program or the harness fails, never on
+#                                            speed; MN_TEST_BENCH=0 skips it); stops at the first failure;
+#                                            prints a summary
+#   bash tools/dev.sh bench [args...]        bash bench/run-compare.sh args... (every workload: mnsched, Go
+#                                            and Boost.Fiber; writes bench/results/latest.json and charts)
 #
 # Every subcommand first makes sure the Debian 12 packages in MN_DEB_PACKAGES are installed:
 # it installs the missing ones with apt-get when run as root, and otherwise names them and exits 2.
@@ -17,6 +23,7 @@ MN_DEB_PACKAGES=(
   build-essential g++ clang cmake ninja-build pkg-config
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
+  libboost-fiber-dev gnuplot-nox
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -30,8 +37,9 @@ usage() {
 usage: bash tools/dev.sh <command> [args...]
   demo  [args...]   build preset 'release' and run build/release/examples/demo (MN_SCHEDTRACE=1000)
   test  [args...]   configure/build/ctest each preset in \${MN_PRESETS:-release asan tsan};
-                    args are passed to ctest (e.g. -LE slow, -R Sched)
-  bench [args...]   run bench/run-compare.sh with these args
+                    args are passed to ctest (e.g. -LE slow, -R Sched); then, with the release
+                    preset, bench/run-compare.sh --quick (MN_TEST_BENCH=0 skips it)
+  bench [args...]   run bench/run-compare.sh with these args (--help lists them)
 EOF
 }
 
@@ -139,8 +147,19 @@ cmd_test() {
     run_step "$p" ctest "$rest" "${ctest_wrap[@]}" ctest --preset "$p" -j2 "$@"
     PASSED+=("$p")
   done
+  # The benchmark harness's smoke run against the release build: every workload once at
+  # small sizes (bench/results/quick.json; well under a minute of runs). It fails only when a
+  # program or the harness does (or Go 1.24 cannot be had), never on speed.
+  if [[ ${MN_TEST_BENCH:-1} == 0 ]]; then
+    say "quick benchmark run skipped (MN_TEST_BENCH=0)"
+  elif [[ " ${presets[*]} " != *" release "* ]]; then
+    say "quick benchmark run skipped (it uses the release build; MN_PRESETS has no release)"
+  else
+    run_step bench "run-compare --quick" "" bash bench/run-compare.sh --quick --build-dir build/release
+    PASSED+=("bench --quick")
+  fi
   summary
-  say "all presets passed: ${PASSED[*]}"
+  say "all passed: ${PASSED[*]}"
 }
 
 # ---- bench -------------------------------------------------------------------------------------

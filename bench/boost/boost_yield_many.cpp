@@ -1,0 +1,75 @@
+// yield_many, the Boost.Fiber peer of bench/yield_many.cpp: 200 fibers each call
+// boost::this_fiber::yield n times (default 1,000), and the main fiber waits for them on a
+// WaitGroup; R rounds of that (default 20). Measures a yield per call (Boost puts the fiber
+// at the back of its thread's ready queue, where another thread may steal it, and runs the
+// next). Each fiber counts its yields, and the counts must add up to 200*n*R.
+// Threads come from MN_PROCS (default 1): work_stealing over that many threads, or
+// round_robin at 1 (see boost_bench.hpp).
+// Output (one line, parsed by bench/run-compare.sh):
+//   yield_many system=boost procs=<P> n=<N> rounds=<R> ms=<wall ms> ns_per_yield=<x.x>
+// ns_per_yield is the total time over 200*n*R (spawning the 200 fibers is included, and
+// negligible next to n yields each).
+// Exit status: 0 on success, 1 if the count of yields is wrong, 2 on bad arguments or
+// MN_PROCS.
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+
+#include "boost_bench.hpp"
+
+namespace {
+
+constexpr int64_t kTasks = 200;
+
+constexpr mn_bench::FlagSpec kFlags = {
+    .program = "boost_yield_many",
+    .usage = "usage: boost_yield_many [--n N] [--rounds R]  (yields per task, default 1000; "
+             "rounds, default 20)",
+    .n = 1'000,
+    .max_n = 1'000'000'000,
+};
+constexpr int64_t kRounds = 20;
+constexpr int64_t kMaxRounds = 1'000'000;  // 200*n*R must fit in an int64
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t rounds = boost_bench::TakeRounds(argc, argv, kFlags, kRounds, kMaxRounds);
+  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
+  const int procs = boost_bench::ProcsFromEnv(kFlags.program);
+  return boost_bench::Run(procs, [n, rounds, procs]() -> int {
+    int64_t yields[kTasks] = {};  // yields[t]: yields made by task t, over all rounds
+    boost_bench::WaitGroup wg;
+    auto t0 = std::chrono::steady_clock::now();
+    for (int64_t r = 0; r < rounds; r++) {
+      wg.add(kTasks);
+      for (int64_t t = 0; t < kTasks; t++) {
+        boost_bench::Go([n, count = &yields[t], &wg] {
+          int64_t k = 0;
+          for (int64_t i = 0; i < n; i++) {
+            boost::this_fiber::yield();
+            k++;
+          }
+          *count += k;
+          wg.done();
+        });
+      }
+      wg.wait();
+    }
+    double ns =
+        std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
+    const int64_t want = kTasks * n * rounds;
+    std::printf("yield_many system=boost procs=%d n=%lld rounds=%lld ms=%.1f ns_per_yield=%.1f\n",
+                procs, static_cast<long long>(n), static_cast<long long>(rounds), ns / 1e6,
+                ns / static_cast<double>(want));
+    std::fflush(stdout);
+    int64_t total = 0;
+    for (int64_t y : yields) total += y;
+    if (total != want) {
+      std::fprintf(stderr, "boost_yield_many: %lld yields, want %lld\n",
+                   static_cast<long long>(total), static_cast<long long>(want));
+      return 1;
+    }
+    return 0;
+  });
+}
