@@ -272,7 +272,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   g->entry = body;
   g->destroy = nullptr;  // run() owns main's callable
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<detail::SchedLock> lock(rt->lock);
     g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
     rt->runq.PushBack(g);
     rt->runqsize.store(rt->runq.size, std::memory_order_relaxed);
@@ -340,7 +340,7 @@ Stats stats() {
   st.gs = detail::GCount(rt);
   st.threads = rt->mcount.load(std::memory_order_relaxed);
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<detail::SchedLock> lock(rt->lock);
     st.idle_threads = rt->nmidle;
   }
   st.spinning_threads = rt->nmspinning.load(std::memory_order_relaxed);

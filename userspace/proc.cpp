@@ -153,7 +153,7 @@ G* GlobRunqGet(Runtime* rt, P* pp, int32_t max) {
 
 void RunqPut(Runtime* rt, P* pp, G* g, bool next) {
   if (pp == nullptr) {  // an M whose P was taken: the global queue
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     GlobRunqPut(rt, g);
     return;
   }
@@ -164,7 +164,7 @@ void RunqPut(Runtime* rt, P* pp, G* g, bool next) {
   }
   GQueue spill;
   if (!pp->runq.Put(g, &spill)) {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     GlobRunqPutBatch(rt, &spill);
   }
 }
@@ -224,7 +224,7 @@ void TeardownAltStack(M* m) {
 void NewM(Runtime* rt, P* pp, bool spinning) {
   M* m;
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     if (rt->mcount.load(std::memory_order_relaxed) >= kMaxThreads) {
       Fatal("thread limit exceeded (10000 Ms)");
     }
@@ -261,7 +261,7 @@ void NewM(Runtime* rt, P* pp, bool spinning) {
 void StartM(Runtime* rt, P* pp, bool spinning) {
   M* m;
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     m = rt->midle;
     if (m != nullptr) {
       rt->midle = m->schedlink;
@@ -284,7 +284,7 @@ bool StopM(M* m) {
   Runtime* rt = m->rt;
   if (m->p != nullptr || m->spinning) Fatal("stopm: holding P or spinning");
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     if (rt->stopping.load(std::memory_order_relaxed)) return false;
     m->schedlink = rt->midle;
     rt->midle = m;
@@ -315,7 +315,7 @@ void WakeP(Runtime* rt) {
   if (!rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
   P* pp;
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     pp = PidleGetSpinning(rt);
     if (pp == nullptr) {
       if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
@@ -386,7 +386,7 @@ P* CheckRunqsNoP(Runtime* rt, const std::bitset<kMaxProcs>& idle_snapshot) {
   for (int id = 0; id < rt->procs; id++) {
     if (idle_snapshot[id]) continue;
     if (!rt->allp[id]->runq.Empty()) {
-      std::lock_guard<std::mutex> lock(rt->lock);
+      std::lock_guard<SchedLock> lock(rt->lock);
       return PidleGetSpinning(rt);  // nullptr: no P free, no point checking the rest
     }
   }
@@ -409,12 +409,12 @@ top:
 
   // Every 61st tick, the global queue first, so it cannot starve behind local work.
   if (pp->schedtick.load(std::memory_order_relaxed) % 61 == 0 && rt->runqsize.load(std::memory_order_relaxed) > 0) {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     if (G* g = GlobRunqGet(rt, pp, 1)) return g;
   }
   if (G* g = pp->runq.Get(inherit)) return g;
   if (rt->runqsize.load(std::memory_order_relaxed) != 0) {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     if (G* g = GlobRunqGet(rt, pp, 0)) return g;
   }
   // (netpoll goes here: a later issue.)
@@ -449,7 +449,7 @@ top:
   for (int id = 0; id < rt->procs; id++) idle_snapshot[id] = rt->idlep_mask.Read(id);
 
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
     if (rt->runq.size != 0) {
       G* g = GlobRunqGet(rt, pp, 0);
@@ -474,7 +474,7 @@ top:
       Fatal("findrunnable: negative nmspinning");
     }
     {
-      std::unique_lock<std::mutex> lock(rt->lock);
+      std::unique_lock<SchedLock> lock(rt->lock);
       if (rt->runq.size != 0) {
         if (P* p2 = PidleGetSpinning(rt)) {
           G* g = GlobRunqGet(rt, p2, 0);
@@ -504,7 +504,7 @@ top:
       rt->lastpoll.store(NanoTime(), std::memory_order_seq_cst);
       P* p2;
       {
-        std::lock_guard<std::mutex> lock(rt->lock);
+        std::lock_guard<SchedLock> lock(rt->lock);
         p2 = rt->stopping.load(std::memory_order_relaxed) ? nullptr : PidleGet(rt);
       }
       if (p2 != nullptr) {
@@ -592,7 +592,7 @@ G* AfterSwitch(M* m, G* g) {
         if (m->p == nullptr) {  // it may not run here without a P
           g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
           {
-            std::lock_guard<std::mutex> lock(rt->lock);
+            std::lock_guard<SchedLock> lock(rt->lock);
             GlobRunqPut(rt, g);
           }
           WakeP(rt);
@@ -606,7 +606,7 @@ G* AfterSwitch(M* m, G* g) {
     case SwitchReason::kGosched: {
       g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
       {
-        std::lock_guard<std::mutex> lock(rt->lock);
+        std::lock_guard<SchedLock> lock(rt->lock);
         GlobRunqPut(rt, g);
       }
       WakeP(rt);
@@ -620,7 +620,7 @@ G* AfterSwitch(M* m, G* g) {
     case SwitchReason::kReacquire: {
       // g lost its P and found none idle on its own stack; try once more under the lock,
       // else it waits on the global queue for any M with a P (Go's exitsyscall0).
-      std::lock_guard<std::mutex> lock(rt->lock);
+      std::lock_guard<SchedLock> lock(rt->lock);
       if (P* pp = PidleGet(rt)) {
         AcquireP(m, pp);
         return g;
@@ -648,7 +648,7 @@ G* AfterSwitch(M* m, G* g) {
       FreeG(rt, m->p, g);
       if (is_main) {
         {
-          std::lock_guard<std::mutex> lock(rt->lock);
+          std::lock_guard<SchedLock> lock(rt->lock);
           rt->stopping.store(true, std::memory_order_release);
         }
         rt->main_done.Wakeup();
@@ -669,7 +669,7 @@ G* StopLockedM(M* m) {
   if (m->spinning) Fatal("stoplockedm: spinning");
   if (m->p != nullptr) HandoffP(rt, ReleaseP(m));
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     if (rt->stopping.load(std::memory_order_relaxed)) return nullptr;
     // StartLockedM may have come first (the G was readied while we handed off the P).
     if (!m->park.Woken()) {
@@ -692,7 +692,7 @@ G* StopLockedM(M* m) {
 void StartLockedM(M* m, G* g) {
   Runtime* rt = m->rt;
   M* lm = g->lockedm;
-  std::lock_guard<std::mutex> lock(rt->lock);
+  std::lock_guard<SchedLock> lock(rt->lock);
   // Stopping: StopRuntime has woken lm already, or will; we keep our P and exit.
   if (rt->stopping.load(std::memory_order_relaxed)) return;
   P* pp = ReleaseP(m);
@@ -759,7 +759,7 @@ void* MThreadMain(void* arg) {
   }
   if (m->p != nullptr) ReleaseP(m);
   if (m->exit_thread) {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     rt->nmexited++;
   }
   TeardownAltStack(m);
@@ -957,14 +957,14 @@ void DoSpin() {
 void StartMainM(Runtime* rt) {
   P* pp;
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     pp = PidleGet(rt);
   }
   StartM(rt, pp, false);
 }
 
 void StopRuntime(Runtime* rt) {
-  std::lock_guard<std::mutex> lock(rt->lock);
+  std::lock_guard<SchedLock> lock(rt->lock);
   rt->stopping.store(true, std::memory_order_release);
   while (M* m = rt->midle) {
     rt->midle = m->schedlink;
@@ -989,7 +989,7 @@ void WaitForMs(Runtime* rt) {
   for (;;) {
     bool busy = false;
     {
-      std::lock_guard<std::mutex> lock(rt->lock);
+      std::lock_guard<SchedLock> lock(rt->lock);
       for (const auto& m : rt->allm) {
         // acquire pairs with the release stores of exited / in_g.
         if (!m->exited.load(std::memory_order_acquire) &&
@@ -1065,7 +1065,7 @@ void ReacquireP(M* m) {
   m->pstate.store(0, std::memory_order_relaxed);
   P* pp;
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     pp = PidleGet(rt);
   }
   if (pp != nullptr) AcquireP(m, pp);
@@ -1111,7 +1111,7 @@ void HandoffP(Runtime* rt, P* pp) {
     }
   }
   {
-    std::unique_lock<std::mutex> lock(rt->lock);
+    std::unique_lock<SchedLock> lock(rt->lock);
     if (rt->runq.size != 0 && !rt->stopping.load(std::memory_order_relaxed)) {
       lock.unlock();
       StartM(rt, pp, false);
@@ -1360,7 +1360,7 @@ void QueueRunnable(Runtime* rt, M* m, G* g) {
     RunqPut(rt, EnterP(m), g, true);
     LeaveP(m);
   } else {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     GlobRunqPut(rt, g);
   }
   WakeP(rt);

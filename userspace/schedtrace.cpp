@@ -35,7 +35,7 @@ std::string SchedTraceLine(Runtime* rt) {
   int32_t nmidle;
   int32_t runqsize;
   {
-    std::lock_guard<std::mutex> lock(rt->lock);
+    std::lock_guard<SchedLock> lock(rt->lock);
     nmidle = rt->nmidle;
     runqsize = rt->runq.size;
   }

@@ -143,7 +143,7 @@ void SysmonMain(Runtime* rt) {
     if (rt->npidle.load(std::memory_order_relaxed) == rt->procs) {
       bool slept = false;
       {
-        std::unique_lock<std::mutex> lock(rt->lock);
+        std::unique_lock<SchedLock> lock(rt->lock);
         if (rt->npidle.load(std::memory_order_relaxed) == rt->procs &&
             !rt->stopping.load(std::memory_order_relaxed)) {
           rt->sysmon_wait.store(true, std::memory_order_relaxed);
