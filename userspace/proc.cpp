@@ -40,6 +40,7 @@
 #include <linux/membarrier.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -742,6 +743,9 @@ void* MThreadMain(void* arg) {
   Runtime* rt = m->rt;
   SetM(m);
   m->tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
+  // The kernel lets a timed sleep overrun by the thread's timer slack (50 us by default):
+  // an M asleep for the next timer would wake that late. 1 ns asks for the exact time.
+  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   InitThreadContext(&m->g0);
   SetupAltStack(m);
   // Ms run user code, so they take signals like any other thread.
