@@ -1,7 +1,8 @@
 // spawn_many: the main G spawns n empty Gs (default 10,000) and waits for them all on an
 // mn::WaitGroup; R rounds of that (default 100). Measures spawn + run + exit of a G, and
 // the wait, per task. Each task marks its own slot, so every slot must end at R.
-// bench/go/spawnmany is Go's side.
+// bench/go/spawnmany is Go's side. The flags, the rounds, the output and the check are
+// bench/spawn_rounds.hpp's (shared with spawn_remote); this file spawns the tasks.
 // Output (one line, parsed by bench/run-compare.sh):
 //   spawn_many system=mnsched procs=<P> n=<N> rounds=<R> ms=<wall ms> ns_per_task=<x.x>
 // ns_per_task is the total time over n*R.
@@ -10,104 +11,31 @@
 // MN_PROCS sets the number of Ps, as for any mnsched program.
 #include <mn/mn.hpp>
 
-#include <cerrno>
-#include <chrono>
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
-#include <string>
-#include <vector>
 
-#include "bench_flags.hpp"
+#include "spawn_rounds.hpp"
 
 namespace {
 
-constexpr mn_bench::FlagSpec kFlags = {
-    .program = "spawn_many",
-    .usage = "usage: spawn_many [--n N] [--rounds R]  (tasks per round, default 10000; rounds, "
-             "default 100)",
-    .n = 10'000,
-    .max_n = 10'000'000,
-};
-constexpr int64_t kRounds = 100;
-constexpr int64_t kMaxRounds = 1'000'000'000;  // a task's count (int32) reaches R
+// The main G spawns each round's tasks itself.
+class LocalSpawner {
+ public:
+  LocalSpawner(int64_t n, mn_bench::SpawnTask task) : n_(n), task_(task) {}
 
-// bench_flags.hpp knows -n (and --seed) only. This takes --rounds out of argv, accepted in
-// the same four forms (-rounds V, --rounds V, -rounds=V, --rounds=V), and leaves the rest
-// to mn_bench::ParseFlags. A bad --rounds is reported after any error (or -h) before it,
-// as the flags are read in order.
-int64_t TakeRounds(int& argc, char** argv, const mn_bench::FlagSpec& spec, int64_t rounds,
-                   int64_t max_rounds) {
-  int out = 1;
-  auto fail = [&](const std::string& msg) {
-    argv[out] = nullptr;
-    mn_bench::ParseFlags(out, argv, spec);  // exits on an earlier bad argument or -h
-    mn_bench::Usage(spec, msg);
-  };
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i], name = arg, value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
+  void round(int64_t /*r*/) {
+    for (int64_t i = 0; i < n_; i++) {
+      mn::go([task = task_, i] { task(i); });
     }
-    if (name.rfind("--", 0) == 0) name.erase(0, 1);  // --flag is -flag
-    if (name == "-rounds") {
-      if (!has_value) {
-        if (i + 1 >= argc) fail("flag -rounds needs a value");
-        value = argv[++i];
-      }
-      char* end = nullptr;
-      errno = 0;
-      long long x = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || errno != 0 || x < 1 || x > max_rounds) {
-        fail("invalid value \"" + value + "\" for flag -rounds: want an integer from 1 to " +
-             std::to_string(max_rounds));
-      }
-      rounds = x;
-      continue;
-    }
-    argv[out++] = argv[i];
-    if (name == "-n" && !has_value && i + 1 < argc) argv[out++] = argv[++i];  // -n's value
   }
-  argv[out] = nullptr;
-  argc = out;
-  return rounds;
-}
+  void finish() {}
+
+ private:
+  const int64_t n_;
+  const mn_bench::SpawnTask task_;
+};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t rounds = TakeRounds(argc, argv, kFlags, kRounds, kMaxRounds);
-  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
-  std::vector<int32_t> runs(static_cast<std::size_t>(n));  // runs[i]: times task i ran
-  return mn::run([n, rounds, &runs]() -> int {
-    int32_t* const ran = runs.data();
-    mn::WaitGroup wg;
-    auto t0 = std::chrono::steady_clock::now();
-    for (int64_t r = 0; r < rounds; r++) {
-      wg.add(n);
-      for (int64_t i = 0; i < n; i++) {
-        mn::go([ran, i, &wg] {
-          ran[i]++;
-          wg.done();
-        });
-      }
-      wg.wait();
-    }
-    double ns = std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("spawn_many system=mnsched procs=%d n=%lld rounds=%lld ms=%.1f ns_per_task=%.1f\n",
-                mn::procs(), static_cast<long long>(n), static_cast<long long>(rounds), ns / 1e6,
-                ns / (static_cast<double>(n) * static_cast<double>(rounds)));
-    std::fflush(stdout);
-    for (int64_t i = 0; i < n; i++) {
-      if (ran[i] != rounds) {
-        std::fprintf(stderr, "spawn_many: task %lld ran %d times, want %lld\n",
-                     static_cast<long long>(i), ran[i], static_cast<long long>(rounds));
-        return 1;
-      }
-    }
-    return 0;
-  });
+  return mn_bench::SpawnRounds<LocalSpawner>(argc, argv, "spawn_many");
 }

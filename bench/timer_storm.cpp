@@ -3,24 +3,22 @@
 // durations come from splitmix64 with a fixed seed, the same generator as Go's side
 // (bench/go/timerstorm), so both sleep the same set of durations. With a small n
 // (bench/run-compare.sh runs --n 1000) it measures wake-up latency at light load: the
-// "a sleeping G wakes within 1 ms" target.
+// "a sleeping G wakes within 1 ms" target. The durations, the percentiles and the output
+// line are bench/timer_storm_common.hpp's, shared with the Boost.Fiber peer.
 // Output (one line, parsed by bench/run-compare.sh; lateness percentiles by nearest rank):
 //   timer_storm system=mnsched procs=<P> n=<N> ms=<total wall ms> p50_us=<x.x> p99_us=<x.x> max_us=<x.x>
 // Exit status: 0 on success, 2 on bad arguments.
 // MN_PROCS sets the number of Ps, as for any mnsched program.
 #include <mn/mn.hpp>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <cstdio>
 #include <vector>
 
 #include "bench_flags.hpp"
+#include "timer_storm_common.hpp"
 
 namespace {
-
-constexpr int64_t kMaxSleepNs = 10'000'000;  // 10 ms
 
 constexpr mn_bench::FlagSpec kFlags = {
     .program = "timer_storm",
@@ -32,29 +30,12 @@ constexpr mn_bench::FlagSpec kFlags = {
     .seed = 1,
 };
 
-// splitmix64 (Steele, Lea, Flood 2014): advances state and returns the next value.
-uint64_t SplitMix64(uint64_t& state) {
-  state += 0x9e3779b97f4a7c15ULL;
-  uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// The nearest-rank p-th percentile of the sorted v.
-int64_t Percentile(const std::vector<int64_t>& v, int64_t p) {
-  int64_t idx = (p * static_cast<int64_t>(v.size()) + 99) / 100 - 1;
-  return v[static_cast<std::size_t>(std::max<int64_t>(idx, 0))];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
   const int64_t n = args.n;
-  std::vector<int64_t> sleeps(static_cast<std::size_t>(n));
-  uint64_t state = args.seed;
-  for (auto& d : sleeps) d = static_cast<int64_t>(SplitMix64(state) % (kMaxSleepNs + 1));
+  const std::vector<int64_t> sleeps = mn_bench::SleepDurations(n, args.seed);
   std::vector<int64_t> late(static_cast<std::size_t>(n));
 
   return mn::run([&]() -> int {
@@ -72,11 +53,7 @@ int main(int argc, char** argv) {
     wg.wait();
     double ms = std::chrono::duration<double, std::milli>(mn::Clock::now() - t0).count();
 
-    std::sort(late.begin(), late.end());
-    std::printf("timer_storm system=mnsched procs=%d n=%lld ms=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
-                mn::procs(), static_cast<long long>(n), ms, Percentile(late, 50) / 1e3,
-                Percentile(late, 99) / 1e3, late.back() / 1e3);
-    std::fflush(stdout);
+    mn_bench::PrintLateness("mnsched", mn::procs(), ms, late);
     return 0;
   });
 }

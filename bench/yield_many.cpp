@@ -10,12 +10,9 @@
 // MN_PROCS sets the number of Ps, as for any mnsched program.
 #include <mn/mn.hpp>
 
-#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <string>
 
 #include "bench_flags.hpp"
 
@@ -29,59 +26,16 @@ constexpr mn_bench::FlagSpec kFlags = {
              "default 20)",
     .n = 1'000,
     .max_n = 1'000'000'000,
+    .has_rounds = true,
+    .rounds = 20,
+    .max_rounds = 1'000'000,  // 200*n*R must fit in an int64
 };
-constexpr int64_t kRounds = 20;
-constexpr int64_t kMaxRounds = 1'000'000;  // 200*n*R must fit in an int64
-
-// bench_flags.hpp knows -n (and --seed) only. This takes --rounds out of argv, accepted in
-// the same four forms (-rounds V, --rounds V, -rounds=V, --rounds=V), and leaves the rest
-// to mn_bench::ParseFlags. A bad --rounds is reported after any error (or -h) before it,
-// as the flags are read in order.
-int64_t TakeRounds(int& argc, char** argv, const mn_bench::FlagSpec& spec, int64_t rounds,
-                   int64_t max_rounds) {
-  int out = 1;
-  auto fail = [&](const std::string& msg) {
-    argv[out] = nullptr;
-    mn_bench::ParseFlags(out, argv, spec);  // exits on an earlier bad argument or -h
-    mn_bench::Usage(spec, msg);
-  };
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i], name = arg, value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    if (name.rfind("--", 0) == 0) name.erase(0, 1);  // --flag is -flag
-    if (name == "-rounds") {
-      if (!has_value) {
-        if (i + 1 >= argc) fail("flag -rounds needs a value");
-        value = argv[++i];
-      }
-      char* end = nullptr;
-      errno = 0;
-      long long x = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || errno != 0 || x < 1 || x > max_rounds) {
-        fail("invalid value \"" + value + "\" for flag -rounds: want an integer from 1 to " +
-             std::to_string(max_rounds));
-      }
-      rounds = x;
-      continue;
-    }
-    argv[out++] = argv[i];
-    if (name == "-n" && !has_value && i + 1 < argc) argv[out++] = argv[++i];  // -n's value
-  }
-  argv[out] = nullptr;
-  argc = out;
-  return rounds;
-}
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t rounds = TakeRounds(argc, argv, kFlags, kRounds, kMaxRounds);
-  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
+  const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
+  const int64_t n = args.n, rounds = args.rounds;
   return mn::run([n, rounds]() -> int {
     int64_t yields[kTasks] = {};  // yields[t]: yields made by task t, over all rounds
     mn::WaitGroup wg;

@@ -1,6 +1,7 @@
 // What the Boost.Fiber peers of the side-by-side workloads (bench/boost/boost_<target>.cpp)
 // share: the thread count from MN_PROCS, a pool of threads scheduling fibers with
-// boost::fibers::algo::work_stealing, a Go-like spawn, a WaitGroup, and the --rounds flag.
+// boost::fibers::algo::work_stealing, a Go-like spawn and a WaitGroup. Their flags are
+// bench/bench_flags.hpp's, as for the mnsched programs.
 //
 // Threads. MN_PROCS (default 1) is the number of OS threads that run fibers, the main thread
 // included; it is validated as mnsched validates it (a positive decimal integer up to 1024;
@@ -35,7 +36,6 @@
 
 #include <boost/fiber/all.hpp>
 
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -150,51 +150,6 @@ int Run(int procs, F&& body) {
   }
   for (auto& t : helpers) t.join();
   return rc;
-}
-
-// --rounds, for the workloads that repeat in rounds (spawn_many, yield_many, chained_spawn),
-// exactly as their mnsched programs take it: bench_flags.hpp knows -n (and --seed) only, so
-// this takes --rounds out of argv, accepted in the same four forms (-rounds V, --rounds V,
-// -rounds=V, --rounds=V), and leaves the rest to mn_bench::ParseFlags. A bad --rounds is
-// reported after any error (or -h) before it, as the flags are read in order.
-inline int64_t TakeRounds(int& argc, char** argv, const mn_bench::FlagSpec& spec, int64_t rounds,
-                          int64_t max_rounds) {
-  int out = 1;
-  auto fail = [&](const std::string& msg) {
-    argv[out] = nullptr;
-    mn_bench::ParseFlags(out, argv, spec);  // exits on an earlier bad argument or -h
-    mn_bench::Usage(spec, msg);
-  };
-  for (int i = 1; i < argc; i++) {
-    std::string arg = argv[i], name = arg, value;
-    bool has_value = false;
-    if (auto eq = arg.find('='); eq != std::string::npos) {
-      name = arg.substr(0, eq);
-      value = arg.substr(eq + 1);
-      has_value = true;
-    }
-    if (name.rfind("--", 0) == 0) name.erase(0, 1);  // --flag is -flag
-    if (name == "-rounds") {
-      if (!has_value) {
-        if (i + 1 >= argc) fail("flag -rounds needs a value");
-        value = argv[++i];
-      }
-      char* end = nullptr;
-      errno = 0;
-      long long x = std::strtoll(value.c_str(), &end, 10);
-      if (value.empty() || *end != '\0' || errno != 0 || x < 1 || x > max_rounds) {
-        fail("invalid value \"" + value + "\" for flag -rounds: want an integer from 1 to " +
-             std::to_string(max_rounds));
-      }
-      rounds = x;
-      continue;
-    }
-    argv[out++] = argv[i];
-    if (name == "-n" && !has_value && i + 1 < argc) argv[out++] = argv[++i];  // -n's value
-  }
-  argv[out] = nullptr;
-  argc = out;
-  return rounds;
 }
 
 }  // namespace boost_bench

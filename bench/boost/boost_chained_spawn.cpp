@@ -28,9 +28,10 @@ constexpr mn_bench::FlagSpec kFlags = {
              "rounds, default 1000)",
     .n = 1'000,
     .max_n = 1'000'000'000,
+    .has_rounds = true,
+    .rounds = 1'000,
+    .max_rounds = 1'000'000'000,  // n*R must fit in an int64
 };
-constexpr int64_t kRounds = 1'000;
-constexpr int64_t kMaxRounds = 1'000'000'000;  // n*R must fit in an int64
 
 // Link k of a chain of n: counts itself in *links, then spawns link k+1, or, being the
 // last, sends the count on done.
@@ -46,8 +47,8 @@ void Link(int64_t k, int64_t n, int64_t* links, Chan* done) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t rounds = boost_bench::TakeRounds(argc, argv, kFlags, kRounds, kMaxRounds);
-  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
+  const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
+  const int64_t n = args.n, rounds = args.rounds;
   const int procs = boost_bench::ProcsFromEnv(kFlags.program);
   // Unbuffered. It outlives the pool's threads: the last link of the last chain may still be
   // inside push() (about to release the channel's lock) when the main fiber has its value.

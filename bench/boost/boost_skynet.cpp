@@ -15,36 +15,20 @@
 // (mnsched starts a runtime per run; Boost's work_stealing can be set up once per process).
 // Output (one line per run, parsed by bench/run-compare.sh):
 //   skynet system=boost procs=<P> leaves=<N> sum=<S> ms=<wall ms>
+// The flags (--leaves N, --runs K), the expected sum and the output line are
+// bench/skynet_common.hpp's, shared with mnsched's side.
 // Exit status: 0 on success, 1 if a sum is wrong, 2 on bad arguments or MN_PROCS.
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
-#include <cstdlib>
-#include <cstring>
 #include <memory>
-#include <string>
 
 #include "boost_bench.hpp"
+#include "skynet_common.hpp"
 
 namespace {
 
 using Chan = boost::fibers::unbuffered_channel<int64_t>;
-
-[[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr,
-               "boost_skynet: %s\nusage: boost_skynet [--leaves N (a power of 10)] [--runs K]\n",
-               msg);
-  std::exit(2);
-}
-
-int64_t ParsePositive(const char* flag, const char* v) {
-  char* end = nullptr;
-  long long x = std::strtoll(v, &end, 10);
-  if (end == v || *end != '\0' || x <= 0) {
-    Usage((std::string(flag) + "=\"" + v + "\": not a positive integer").c_str());
-  }
-  return x;
-}
 
 template <class Out>
 void Skynet(Out& out, int64_t num, int64_t size) {
@@ -72,22 +56,10 @@ int64_t SkynetTree(int64_t num, int64_t size) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  int64_t leaves = 1'000'000;
-  int64_t runs = 1;
-  for (int i = 1; i < argc; i++) {
-    if (std::strcmp(argv[i], "--leaves") == 0 && i + 1 < argc) {
-      leaves = ParsePositive("--leaves", argv[++i]);
-    } else if (std::strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
-      runs = ParsePositive("--runs", argv[++i]);
-    } else {
-      Usage((std::string("unknown argument \"") + argv[i] + "\"").c_str());
-    }
-  }
-  for (int64_t x = leaves; x > 1; x /= 10) {
-    if (x % 10 != 0) Usage("--leaves must be a power of 10");
-  }
+  const mn_bench::SkynetFlags args = mn_bench::ParseSkynetFlags(argc, argv, "boost_skynet");
+  const int64_t leaves = args.leaves, runs = args.runs;
   const int procs = boost_bench::ProcsFromEnv("boost_skynet");
-  const int64_t want = leaves * (leaves - 1) / 2;
+  const int64_t want = mn_bench::SkynetWant(leaves);
   return boost_bench::Run(procs, [&] {
     int rc = 0;
     for (int64_t r = 0; r < runs; r++) {
@@ -95,9 +67,7 @@ int main(int argc, char** argv) {
       int64_t sum = SkynetTree(0, leaves);
       double ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
-      std::printf("skynet system=boost procs=%d leaves=%lld sum=%lld ms=%.1f\n", procs,
-                  static_cast<long long>(leaves), static_cast<long long>(sum), ms);
-      std::fflush(stdout);
+      mn_bench::PrintSkynet("boost", procs, leaves, sum, ms);
       if (sum != want) {
         std::fprintf(stderr, "boost_skynet: sum is %lld, want %lld\n", static_cast<long long>(sum),
                      static_cast<long long>(want));

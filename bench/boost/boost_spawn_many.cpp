@@ -25,15 +25,16 @@ constexpr mn_bench::FlagSpec kFlags = {
              "rounds, default 100)",
     .n = 10'000,
     .max_n = 10'000'000,
+    .has_rounds = true,
+    .rounds = 100,
+    .max_rounds = 1'000'000'000,  // a task's count (int32) reaches R
 };
-constexpr int64_t kRounds = 100;
-constexpr int64_t kMaxRounds = 1'000'000'000;  // a task's count (int32) reaches R
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t rounds = boost_bench::TakeRounds(argc, argv, kFlags, kRounds, kMaxRounds);
-  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
+  const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
+  const int64_t n = args.n, rounds = args.rounds;
   const int procs = boost_bench::ProcsFromEnv(kFlags.program);
   std::vector<int32_t> runs(static_cast<std::size_t>(n));  // runs[i]: times task i ran
   return boost_bench::Run(procs, [n, rounds, procs, &runs]() -> int {

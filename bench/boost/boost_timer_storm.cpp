@@ -3,7 +3,8 @@
 // they wake (actual wake time minus deadline). The durations come from splitmix64 with a
 // fixed seed, the same generator as mnsched's and Go's sides, so all three sleep the same set
 // of durations. With a small n (bench/run-compare.sh runs --n 1000) it measures wake-up
-// latency at light load.
+// latency at light load. The durations, the percentiles and the output line are
+// bench/timer_storm_common.hpp's, shared with mnsched's side.
 //
 // A sleeping fiber waits in the sleep queue of the thread it last ran on, and only that
 // thread's dispatcher wakes it; once awake it can be stolen. Threads come from MN_PROCS
@@ -14,7 +15,6 @@
 //   timer_storm system=boost procs=<P> n=<N> ms=<total wall ms> p50_us=<x.x> p99_us=<x.x> max_us=<x.x>
 // Exit status: 0 on success, 1 if not every fiber woke and reported (a check mnsched's side
 // does not make), 2 on bad arguments or MN_PROCS.
-#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -22,12 +22,11 @@
 #include <vector>
 
 #include "boost_bench.hpp"
+#include "timer_storm_common.hpp"
 
 namespace {
 
 using Clock = std::chrono::steady_clock;  // mnsched's mn::Clock
-
-constexpr int64_t kMaxSleepNs = 10'000'000;  // 10 ms
 
 constexpr mn_bench::FlagSpec kFlags = {
     .program = "boost_timer_storm",
@@ -39,30 +38,13 @@ constexpr mn_bench::FlagSpec kFlags = {
     .seed = 1,
 };
 
-// splitmix64 (Steele, Lea, Flood 2014): advances state and returns the next value.
-uint64_t SplitMix64(uint64_t& state) {
-  state += 0x9e3779b97f4a7c15ULL;
-  uint64_t z = state;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-// The nearest-rank p-th percentile of the sorted v.
-int64_t Percentile(const std::vector<int64_t>& v, int64_t p) {
-  int64_t idx = (p * static_cast<int64_t>(v.size()) + 99) / 100 - 1;
-  return v[static_cast<std::size_t>(std::max<int64_t>(idx, 0))];
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
   const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
   const int64_t n = args.n;
   const int procs = boost_bench::ProcsFromEnv(kFlags.program);
-  std::vector<int64_t> sleeps(static_cast<std::size_t>(n));
-  uint64_t state = args.seed;
-  for (auto& d : sleeps) d = static_cast<int64_t>(SplitMix64(state) % (kMaxSleepNs + 1));
+  const std::vector<int64_t> sleeps = mn_bench::SleepDurations(n, args.seed);
   std::vector<int64_t> late(static_cast<std::size_t>(n));
   std::atomic<int64_t> woke{0};
 
@@ -82,11 +64,7 @@ int main(int argc, char** argv) {
     wg.wait();
     double ms = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
 
-    std::sort(late.begin(), late.end());
-    std::printf("timer_storm system=boost procs=%d n=%lld ms=%.1f p50_us=%.1f p99_us=%.1f max_us=%.1f\n",
-                procs, static_cast<long long>(n), ms, Percentile(late, 50) / 1e3,
-                Percentile(late, 99) / 1e3, late.back() / 1e3);
-    std::fflush(stdout);
+    mn_bench::PrintLateness("boost", procs, ms, late);
     if (woke.load() != n) {
       std::fprintf(stderr, "boost_timer_storm: %lld fibers woke, want %lld\n",
                    static_cast<long long>(woke.load()), static_cast<long long>(n));

@@ -27,15 +27,16 @@ constexpr mn_bench::FlagSpec kFlags = {
              "rounds, default 20)",
     .n = 1'000,
     .max_n = 1'000'000'000,
+    .has_rounds = true,
+    .rounds = 20,
+    .max_rounds = 1'000'000,  // 200*n*R must fit in an int64
 };
-constexpr int64_t kRounds = 20;
-constexpr int64_t kMaxRounds = 1'000'000;  // 200*n*R must fit in an int64
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  const int64_t rounds = boost_bench::TakeRounds(argc, argv, kFlags, kRounds, kMaxRounds);
-  const int64_t n = mn_bench::ParseFlags(argc, argv, kFlags).n;
+  const mn_bench::Flags args = mn_bench::ParseFlags(argc, argv, kFlags);
+  const int64_t n = args.n, rounds = args.rounds;
   const int procs = boost_bench::ProcsFromEnv(kFlags.program);
   return boost_bench::Run(procs, [n, rounds, procs]() -> int {
     int64_t yields[kTasks] = {};  // yields[t]: yields made by task t, over all rounds

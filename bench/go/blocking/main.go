@@ -26,7 +26,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -70,10 +69,12 @@ func nsPerOp(k int64, want uintptr, wrong *int64, loop func(int64, uintptr) int6
 }
 
 func main() {
-	n := flag.Int64("n", 10000000, "iterations of each loop")
-	benchflag.Parse("blocking")
-	benchflag.Range("blocking", "n", *n, 1, 1000000000000)
-	iters := *n
+	iters := benchflag.ParseFlags(benchflag.Spec{
+		Prog:   "blocking",
+		N:      10000000,
+		NUsage: "iterations of each loop",
+		MaxN:   1000000000000,
+	}).N
 	procs := runtime.GOMAXPROCS(0)
 
 	want := uintptr(os.Getppid())

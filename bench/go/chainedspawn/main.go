@@ -20,7 +20,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -28,12 +27,15 @@ import (
 )
 
 func main() {
-	n := flag.Int64("n", 1000, "chain length")
-	rounds := flag.Int64("rounds", 1000, "rounds")
-	benchflag.Parse("chained_spawn")
-	benchflag.Range("chained_spawn", "n", *n, 1, 1000000000)
-	benchflag.Range("chained_spawn", "rounds", *rounds, 1, 1000000000) // n*rounds must fit in an int64
-	length, r := *n, *rounds
+	f := benchflag.ParseFlags(benchflag.Spec{
+		Prog:      "chained_spawn",
+		N:         1000,
+		NUsage:    "chain length",
+		MaxN:      1000000000,
+		Rounds:    1000,
+		MaxRounds: 1000000000, // n*rounds must fit in an int64
+	})
+	length, r := f.N, f.Rounds
 	procs := runtime.GOMAXPROCS(0)
 
 	done := make(chan int64) // unbuffered

@@ -16,7 +16,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -31,11 +30,12 @@ const (
 )
 
 func main() {
-	n := flag.Int64("n", 1000000, "items in total (the values 0..n-1)")
-	benchflag.Parse("chan_mpmc")
-	// The sum n*(n-1)/2 must fit in an int64.
-	benchflag.Range("chan_mpmc", "n", *n, 1, 1000000000)
-	items := *n
+	items := benchflag.ParseFlags(benchflag.Spec{
+		Prog:   "chan_mpmc",
+		N:      1000000,
+		NUsage: "items in total (the values 0..n-1)",
+		MaxN:   1000000000, // the sum n*(n-1)/2 must fit in an int64
+	}).N
 	want := items * (items - 1) / 2
 	procs := runtime.GOMAXPROCS(0)
 

@@ -15,7 +15,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -26,10 +25,12 @@ import (
 const workers = 8
 
 func main() {
-	n := flag.Int64("n", 1000000, "critical sections in total")
-	benchflag.Parse("mutex")
-	benchflag.Range("mutex", "n", *n, 1, 1000000000000)
-	ops := *n
+	ops := benchflag.ParseFlags(benchflag.Spec{
+		Prog:   "mutex",
+		N:      1000000,
+		NUsage: "critical sections in total",
+		MaxN:   1000000000000,
+	}).N
 	procs := runtime.GOMAXPROCS(0)
 
 	var mu sync.Mutex

@@ -15,7 +15,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -24,10 +23,12 @@ import (
 )
 
 func main() {
-	n := flag.Int64("n", 1000000, "round trips")
-	benchflag.Parse("pingpong")
-	benchflag.Range("pingpong", "n", *n, 1, 1000000000000)
-	rounds := *n
+	rounds := benchflag.ParseFlags(benchflag.Spec{
+		Prog:   "pingpong",
+		N:      1000000,
+		NUsage: "round trips",
+		MaxN:   1000000000000,
+	}).N
 	procs := runtime.GOMAXPROCS(0)
 
 	ping := make(chan int64)

@@ -25,7 +25,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -33,10 +32,12 @@ import (
 )
 
 func main() {
-	n := flag.Int64("n", 100000, "ping-pongs")
-	benchflag.Parse("pingpong_hog")
-	benchflag.Range("pingpong_hog", "n", *n, 1, 1000000000000)
-	ops := *n
+	ops := benchflag.ParseFlags(benchflag.Spec{
+		Prog:   "pingpong_hog",
+		N:      100000,
+		NUsage: "ping-pongs",
+		MaxN:   1000000000000,
+	}).N
 	procs := runtime.GOMAXPROCS(0)
 
 	// Create a CPU hog

@@ -1,7 +1,9 @@
 // Command spawnmany is the Go side of the spawn_many benchmark (bench/spawn_many.cpp is
 // mnsched's): the main goroutine starts n empty goroutines and waits for them all on a
 // sync.WaitGroup, rounds times. It measures start + run + exit of a goroutine, and the
-// wait, per task. Each task marks its own slot, so every slot must end at rounds.
+// wait, per task. Each task marks its own slot, so every slot must end at rounds. The
+// flags, the rounds, the output and the check are package spawnrounds' (shared with
+// spawnremote); this program starts the goroutines.
 //
 // Usage: spawnmany [-n N] [-rounds R]
 //
@@ -14,49 +16,11 @@
 // arguments.
 package main
 
-import (
-	"mnsched/bench/go/internal/benchflag"
-
-	"flag"
-	"fmt"
-	"os"
-	"runtime"
-	"sync"
-	"time"
-)
+import "mnsched/bench/go/internal/spawnrounds"
 
 func main() {
-	n := flag.Int64("n", 10000, "tasks per round")
-	rounds := flag.Int64("rounds", 100, "rounds")
-	benchflag.Parse("spawn_many")
-	benchflag.Range("spawn_many", "n", *n, 1, 10000000)
-	// A task's count (int32) reaches rounds.
-	benchflag.Range("spawn_many", "rounds", *rounds, 1, 1000000000)
-	tasks, r := *n, *rounds
-	procs := runtime.GOMAXPROCS(0)
-
-	ran := make([]int32, tasks) // ran[i]: times task i ran
-	var wg sync.WaitGroup
-	start := time.Now()
-	for k := int64(0); k < r; k++ {
-		wg.Add(int(tasks))
-		for i := int64(0); i < tasks; i++ {
-			go func(i int64) {
-				ran[i]++
-				wg.Done()
-			}(i)
-		}
-		wg.Wait()
-	}
-	elapsed := time.Since(start)
-
-	ns := float64(elapsed.Nanoseconds())
-	fmt.Printf("spawn_many system=go procs=%d n=%d rounds=%d ms=%.1f ns_per_task=%.1f\n",
-		procs, tasks, r, ns/1e6, ns/(float64(tasks)*float64(r)))
-	for i, c := range ran {
-		if int64(c) != r {
-			fmt.Fprintf(os.Stderr, "spawn_many: task %d ran %d times, want %d\n", i, c, r)
-			os.Exit(1)
-		}
-	}
+	// The main goroutine starts each round's goroutines itself.
+	spawnrounds.Main("spawn_many", func(spawn func()) (func(int64), func()) {
+		return func(int64) { spawn() }, func() {}
+	})
 }

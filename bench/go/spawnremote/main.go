@@ -9,6 +9,8 @@
 // The spawner is started (and locked) before the clock and does every round: the main
 // goroutine adds n to the WaitGroup, sends the round on an unbuffered channel the spawner
 // waits on, and waits. Each task marks its own slot, so every slot must end at rounds.
+// The flags, the rounds, the output and the check are package spawnrounds' (shared with
+// spawnmany); this program starts the goroutines.
 //
 // Usage: spawnremote [-n N] [-rounds R]
 //
@@ -22,64 +24,29 @@
 package main
 
 import (
-	"mnsched/bench/go/internal/benchflag"
+	"mnsched/bench/go/internal/spawnrounds"
 
-	"flag"
-	"fmt"
-	"os"
 	"runtime"
-	"sync"
-	"time"
 )
 
 func main() {
-	n := flag.Int64("n", 10000, "tasks per round")
-	rounds := flag.Int64("rounds", 100, "rounds")
-	benchflag.Parse("spawn_remote")
-	benchflag.Range("spawn_remote", "n", *n, 1, 10000000)
-	// A task's count (int32) reaches rounds.
-	benchflag.Range("spawn_remote", "rounds", *rounds, 1, 1000000000)
-	tasks, r := *n, *rounds
-	procs := runtime.GOMAXPROCS(0)
-
-	ran := make([]int32, tasks) // ran[i]: times task i ran
-	var wg sync.WaitGroup
-	round := make(chan int64) // unbuffered: round k starts when the spawner takes k
-	locked := make(chan struct{})
-	exited := make(chan struct{})
-	go func() { // the spawner, on a thread of its own
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
-		close(locked)
-		for range round {
-			for i := int64(0); i < tasks; i++ {
-				go func(i int64) {
-					ran[i]++
-					wg.Done()
-				}(i)
+	spawnrounds.Main("spawn_remote", func(spawn func()) (func(int64), func()) {
+		round := make(chan int64) // unbuffered: round k starts when the spawner takes k
+		locked := make(chan struct{})
+		exited := make(chan struct{})
+		go func() { // the spawner, on a thread of its own
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			close(locked)
+			for range round {
+				spawn()
 			}
+			close(exited)
+		}()
+		<-locked
+		return func(k int64) { round <- k }, func() {
+			close(round)
+			<-exited
 		}
-		close(exited)
-	}()
-	<-locked
-
-	start := time.Now()
-	for k := int64(0); k < r; k++ {
-		wg.Add(int(tasks)) // before the spawner starts the round, so that Wait cannot pass early
-		round <- k
-		wg.Wait()
-	}
-	elapsed := time.Since(start)
-	close(round)
-	<-exited
-
-	ns := float64(elapsed.Nanoseconds())
-	fmt.Printf("spawn_remote system=go procs=%d n=%d rounds=%d ms=%.1f ns_per_task=%.1f\n",
-		procs, tasks, r, ns/1e6, ns/(float64(tasks)*float64(r)))
-	for i, c := range ran {
-		if int64(c) != r {
-			fmt.Fprintf(os.Stderr, "spawn_remote: task %d ran %d times, want %d\n", i, c, r)
-			os.Exit(1)
-		}
-	}
+	})
 }

@@ -18,7 +18,6 @@ package main
 import (
 	"mnsched/bench/go/internal/benchflag"
 
-	"flag"
 	"fmt"
 	"os"
 	"runtime"
@@ -29,12 +28,15 @@ import (
 const tasks = 200
 
 func main() {
-	n := flag.Int64("n", 1000, "yields per task")
-	rounds := flag.Int64("rounds", 20, "rounds")
-	benchflag.Parse("yield_many")
-	benchflag.Range("yield_many", "n", *n, 1, 1000000000)
-	benchflag.Range("yield_many", "rounds", *rounds, 1, 1000000) // 200*n*rounds must fit in an int64
-	yields, r := *n, *rounds
+	f := benchflag.ParseFlags(benchflag.Spec{
+		Prog:      "yield_many",
+		N:         1000,
+		NUsage:    "yields per task",
+		MaxN:      1000000000,
+		Rounds:    20,
+		MaxRounds: 1000000, // 200*n*rounds must fit in an int64
+	})
+	yields, r := f.N, f.Rounds
 	procs := runtime.GOMAXPROCS(0)
 
 	var counts [tasks]int64 // counts[t]: yields made by task t, over all rounds

@@ -30,3 +30,38 @@ func Range(prog, name string, v, lo, hi int64) {
 		Fail(prog, "-%s must be between %d and %d, got %d", name, lo, hi, v)
 	}
 }
+
+// Spec says which of the common flags a program takes, with their defaults and limits, as
+// bench/bench_flags.hpp's FlagSpec does for the C++ halves.
+type Spec struct {
+	Prog      string // the program's name, which starts every message ("<Prog>: ...")
+	N         int64  // -n's default
+	NUsage    string // -n's description in -h
+	MaxN      int64  // -n's largest value (the smallest is 1)
+	Rounds    int64  // -rounds' default, or 0 if the program takes no -rounds
+	MaxRounds int64  // -rounds' largest value (the smallest is 1)
+}
+
+// Flags is what ParseFlags returns.
+type Flags struct {
+	N      int64
+	Rounds int64 // 0 if the program takes no -rounds
+}
+
+// ParseFlags defines -n (and -rounds, described as "rounds", if spec.Rounds is not 0),
+// parses the command line with Parse, and checks -n's range and then -rounds' with Range.
+func ParseFlags(spec Spec) Flags {
+	n := flag.Int64("n", spec.N, spec.NUsage)
+	var rounds *int64
+	if spec.Rounds != 0 {
+		rounds = flag.Int64("rounds", spec.Rounds, "rounds")
+	}
+	Parse(spec.Prog)
+	Range(spec.Prog, "n", *n, 1, spec.MaxN)
+	f := Flags{N: *n}
+	if rounds != nil {
+		Range(spec.Prog, "rounds", *rounds, 1, spec.MaxRounds)
+		f.Rounds = *rounds
+	}
+	return f
+}
