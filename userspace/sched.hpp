@@ -104,27 +104,44 @@ struct P {
   }
 };
 
-// The scheduler lock: a std::mutex that spins a little before it sleeps, as Go's runtime
-// lock does (lock_futex.go: 4 rounds of 30 pauses, one sched_yield, then the futex). Its
-// critical sections are a few dozen instructions, so a waiter that sleeps in the kernel
-// pays a futex round trip of microseconds for a wait of nanoseconds: with Ms yielding
-// through the global queue on 2 Ps, that was some 10,000 sleeps a second per M.
+// The scheduler lock: Go's lock_futex. A futex word (0 free, 1 held, 2 held with sleepers)
+// that spins a little before it sleeps: 4 rounds of 30 pauses, one sched_yield, then the
+// futex. Its critical sections are a few dozen instructions, so a waiter that sleeps at
+// once pays a futex round trip of microseconds for a wait of nanoseconds (a std::mutex
+// did: some 10,000 sleeps a second per M with Gs yielding through the global queue on 2
+// Ps), and glibc's mutex costs twice the instructions of this one uncontended.
 class SchedLock {
  public:
   void lock() {
-    for (int i = 0; i < 4; i++) {
-      if (mu_.try_lock()) return;
-      for (int j = 0; j < 30; j++) __builtin_ia32_pause();
+    uint32_t v = 0;
+    // acquire pairs with unlock's release exchange.
+    if (!key_.compare_exchange_strong(v, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
+      LockSlow();
     }
-    if (mu_.try_lock()) return;
-    sched_yield();
-    mu_.lock();
   }
-  bool try_lock() { return mu_.try_lock(); }
-  void unlock() { mu_.unlock(); }
+  bool try_lock() {
+    uint32_t v = 0;
+    return key_.compare_exchange_strong(v, 1, std::memory_order_acquire, std::memory_order_relaxed);
+  }
+  void unlock() {
+    if (key_.exchange(0, std::memory_order_release) == 2) FutexWake(&key_, 1);
+  }
 
  private:
-  std::mutex mu_;
+  void LockSlow() {
+    for (int i = 0; i < 5; i++) {
+      if (key_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
+      if (i < 4) {
+        for (int j = 0; j < 30; j++) __builtin_ia32_pause();
+      } else {
+        sched_yield();
+      }
+    }
+    // Mark "sleepers" whenever we may sleep, so the holder's unlock wakes one.
+    while (key_.exchange(2, std::memory_order_acquire) != 0) FutexWait(&key_, 2);
+  }
+
+  std::atomic<uint32_t> key_{0};
 };
 
 // Visits all Ps in a random order: a random start and a stride coprime with their number,
