@@ -8,12 +8,14 @@ namespace {
 
 using mn::testing_util::HangGuard;
 
-// At procs=1 a G spins on an atomic flag with no runtime call. The G that will set the
-// flag (and main, readied while the hog runs) can only run if sysmon takes the hog's P.
-TEST(Preempt, HogDoesNotStarveTheGThatStopsIt) {
+// At procs=1 a G spins on an atomic flag, calling spin_body() each turn; then a second G
+// sets the flag. The setter (and main, readied while the spinner runs) can only run if the
+// spinner yields or sysmon takes its P. Returns the runtime's counters at the end.
+template <class SpinBody>
+mn::Stats SpinnerAndSetter(SpinBody spin_body) {
   HangGuard guard;
   std::atomic<bool> flag{false};
-  int64_t hogs = 0;
+  mn::Stats st;
   mn::run(
       [&] {
         mn::Chan<int> started;
@@ -21,8 +23,7 @@ TEST(Preempt, HogDoesNotStarveTheGThatStopsIt) {
         wg.add(2);
         mn::go([&] {
           started.send(1);  // readies main, which must wait for this P
-          while (!flag.load(std::memory_order_relaxed)) {
-          }
+          while (!flag.load(std::memory_order_relaxed)) spin_body();
           wg.done();
         });
         started.recv();
@@ -31,38 +32,21 @@ TEST(Preempt, HogDoesNotStarveTheGThatStopsIt) {
           wg.done();
         });
         wg.wait();
-        hogs = mn::stats().hogs;
+        st = mn::stats();
       },
       mn::Options{.procs = 1});
   EXPECT_TRUE(flag.load());
-  EXPECT_GE(hogs, 1);
+  return st;
 }
 
-// The same with preempt_point(): the loop yields when sysmon asks.
+// No runtime call at all in the loop: sysmon must take the hog's P.
+TEST(Preempt, HogDoesNotStarveTheGThatStopsIt) {
+  EXPECT_GE(SpinnerAndSetter([] {}).hogs, 1);
+}
+
+// With preempt_point() in the loop, the G yields when sysmon asks.
 TEST(Preempt, PreemptPointYields) {
-  HangGuard guard;
-  std::atomic<bool> flag{false};
-  int64_t requests = 0;
-  mn::run(
-      [&] {
-        mn::Chan<int> started;
-        mn::WaitGroup wg;
-        wg.add(2);
-        mn::go([&] {
-          started.send(1);
-          while (!flag.load(std::memory_order_relaxed)) mn::preempt_point();
-          wg.done();
-        });
-        started.recv();
-        mn::go([&] {
-          flag.store(true, std::memory_order_relaxed);
-          wg.done();
-        });
-        wg.wait();
-        requests = mn::stats().preempt_requests;
-      },
-      mn::Options{.procs = 1});
-  EXPECT_GE(requests, 1);
+  EXPECT_GE(SpinnerAndSetter([] { mn::preempt_point(); }).preempt_requests, 1);
 }
 
 // Go's PingPongHog shape: two Gs handing a token back and forth keep runnext and its
