@@ -67,8 +67,8 @@
 # CMakeCache.txt); in a configured tree they are brought up to date. When the tree
 # defines no boost_* target it is re-configured once, to find a Boost.Fiber installed
 # since (Debian: libboost-fiber-dev). Go 1.24 comes from tools/go-toolchain.sh and builds
-# bench/go/<dir> offline into <build-dir>/bench/<target>-go; without Go 1.24 the
-# harness stops with an error (set MN_BENCH_ANY_GO=1 to accept another Go version).
+# bench/go/<dir> offline into <build-dir>/bench/<target>-go; when only the fallback
+# (Debian 12's golang-go) can be had, the harness warns and compares against it.
 #
 # Output: each run's line as it finishes, then a table: workload, n (or n x rounds),
 # procs, metric, one column per system holding "median ±spread", and mnsched's ratios
@@ -460,11 +460,9 @@ if (( run_go )); then
     )
     go_version="$(cd / && "${go_env[@]}" "$go_cmd" version)" || die "could not get a Go toolchain: $go_cmd version failed"
     if [[ "$go_version" != "go version go1.24"* ]]; then
-        if [[ "${MN_BENCH_ANY_GO:-0}" == 1 ]]; then
-            log "WARNING: comparing against '$go_version', not Go 1.24 (MN_BENCH_ANY_GO=1)"
-        else
-            die "could not get Go 1.24 (tools/go-toolchain.sh fell back to '$go_version' from $go_cmd); the comparison is defined against Go 1.24. Set MN_BENCH_ANY_GO=1 to use it anyway, or run with --systems mn,boost"
-        fi
+        # tools/go-toolchain.sh's fallback (Debian 12's golang-go) when Go 1.24 cannot be
+        # fetched: the run goes on, and the version is named here and under the table.
+        log "WARNING: comparing against '$go_version', not Go 1.24 (tools/go-toolchain.sh fell back to $go_cmd); the figures are not the published comparison"
     fi
     mkdir -p "$build_dir/bench"
     built=" "
