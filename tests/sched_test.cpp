@@ -9,6 +9,7 @@
 #include <chrono>
 #include <mutex>
 #include <stdexcept>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -275,3 +276,38 @@ TEST(GDeath, UncaughtExceptionInGNamesIt) {
 }
 
 }  // namespace
+
+// The C++ runtime's exception state follows the G: a G that parks inside a catch block and
+// resumes on another thread can still rethrow its exception, and uncaught_exceptions()
+// counts only its own.
+TEST(Exceptions, CatchBlockSurvivesParkingAndMigration) {
+  mn::testing_util::HangGuard guard;
+  constexpr int kGs = 200;
+  std::atomic<int> rethrown_right{0};
+  std::atomic<int> counts_right{0};
+  mn::run(
+      [&] {
+        mn::WaitGroup wg;
+        wg.add(kGs);
+        for (int i = 0; i < kGs; i++) {
+          mn::go([&, i] {
+            try {
+              throw std::runtime_error(std::to_string(i));
+            } catch (const std::exception&) {
+              for (int k = 0; k < 10; k++) mn::sleep_for(std::chrono::microseconds(10));
+              if (std::uncaught_exceptions() == 0) counts_right.fetch_add(1);
+              try {
+                throw;
+              } catch (const std::exception& e) {
+                if (std::string(e.what()) == std::to_string(i)) rethrown_right.fetch_add(1);
+              }
+            }
+            wg.done();
+          });
+        }
+        wg.wait();
+      },
+      mn::Options{.procs = 2});
+  EXPECT_EQ(rethrown_right.load(), kGs);
+  EXPECT_EQ(counts_right.load(), kGs);
+}

@@ -72,6 +72,13 @@ struct alignas(64) G {
   // When it began to wait, on sysmon's coarse clock (0: unknown); read by dumps.
   std::atomic<int64_t> wait_since_ns{0};
 
+  // The C++ runtime's per-thread exception state (libstdc++'s __cxa_eh_globals: the
+  // stack of caught exceptions and the count of uncaught ones) belongs to the G, not to
+  // the thread: a G that parks inside a catch block may resume on another M, where
+  // `throw;` and the end of the catch must find its exception. Execute swaps it in and out.
+  void* eh_caught = nullptr;
+  unsigned int eh_uncaught = 0;
+
   M* lockedm = nullptr;     // lock_os_thread: the only M that may run it
   uint32_t lock_count = 0;  // nesting of lock_os_thread
 };

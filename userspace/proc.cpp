@@ -45,6 +45,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cxxabi.h>
+
 #include <bitset>
 #include <cstdio>
 #include <cstdlib>
@@ -71,6 +73,13 @@ constexpr uint64_t kGoidBatch = 16;     // Go's _GoidCacheBatch
 constexpr std::size_t kMStackSize = 256 * 1024;
 constexpr std::size_t kAltStackSize = 64 * 1024;
 
+
+// libstdc++'s __cxa_eh_globals (libsupc++/unwind-cxx.h) on x86-64; the layout is part
+// of its ABI, unchanged since GCC 3.
+struct EhGlobals {
+  void* caught;
+  unsigned int uncaught;
+};
 
 [[noreturn]] void Fatal(const char* what) {
   std::fprintf(stderr, "mn: fatal: %s\n", what);
@@ -564,7 +573,16 @@ void Execute(M* m, G* g, bool inherit) {
   // release: pairs with TakeP's acquire load, so what this M did to the P happens before
   // whoever sysmon hands it to.
   m->in_rt.store(0, std::memory_order_release);
+  // The G's exception state in, g0's (always empty: the scheduler is never in a catch
+  // block) out, and back after the switch.
+  auto* eh = static_cast<EhGlobals*>(m->eh_globals);
+  eh->caught = g->eh_caught;
+  eh->uncaught = g->eh_uncaught;
   SwitchContext(&m->g0, &g->ctx);
+  g->eh_caught = eh->caught;
+  g->eh_uncaught = eh->uncaught;
+  eh->caught = nullptr;
+  eh->uncaught = 0;
   // Back on g0 (SwitchToG0 set in_rt): g stopped, for m->reason. release: pairs with
   // WaitForMs' acquire, so what g did happens before run() returns if this M is what
   // run() waited on.
@@ -750,6 +768,7 @@ void* MThreadMain(void* arg) {
   Runtime* rt = m->rt;
   SetM(m);
   m->tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
+  m->eh_globals = abi::__cxa_get_globals();
   InitThreadContext(&m->g0);
   SetupAltStack(m);
   // Ms run user code, so they take signals like any other thread.
@@ -1327,6 +1346,8 @@ G* NewG(Runtime* rt, P* pp) {
   g->destroy = nullptr;
   g->m.store(nullptr, std::memory_order_relaxed);
   g->stack = StackSlot{};
+  g->eh_caught = nullptr;
+  g->eh_uncaught = 0;
   g->status.store(GStatus::kIdle, std::memory_order_relaxed);
   if (pp != nullptr) pp->AddG(1); else rt->gcount_outside.fetch_add(1, std::memory_order_relaxed);
   return g;

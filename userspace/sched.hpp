@@ -62,6 +62,7 @@ struct M {
   std::atomic<uint32_t> pstate{0};
   std::atomic<uint32_t> in_rt{1};
 
+  void* eh_globals = nullptr;  // this thread's __cxa_eh_globals (see G::eh_caught)
   G* lockedg = nullptr;      // lock_os_thread: the G wired to this M
   bool locked_idle = false;  // guarded by Runtime::lock: asleep in stoplockedm
   bool exit_thread = false;  // the locked G exited: this thread ends with it
