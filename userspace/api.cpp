@@ -124,10 +124,12 @@ Runtime::Runtime(int procs_in, std::size_t stack_size)
   }
   npidle.store(procs, std::memory_order_relaxed);
   start_ns = NanoTime();
+  NetpollInit(this);
 }
 
 Runtime::~Runtime() {
-  for (auto& pp : allp) ClearTimers(&pp->timers);
+  for (auto& pp : allp) ClearTimers(&pp->timers);  // before the PollDescs their timers live in go
+  NetpollClose(this);
   // Gs abandoned at exit: their callables (which often own channels and buffers) are
   // destroyed; what their stacks hold is not, since they cannot be unwound.
   for (G* g : allg) {

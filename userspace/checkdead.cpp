@@ -3,8 +3,10 @@
 // checkdead runs under the scheduler lock whenever an M goes idle. The program can never
 // run again when all of these hold at once:
 //  - every M that exists is idle (parked in the thread cache or waiting for its locked G):
-//    no M is running a G, spinning, in a blocking call, or sleeping for a timer;
-//  - no G is queued and no timer is pending;
+//    no M is running a G, spinning, in a blocking call, or blocked in the poller;
+//  - no G is queued, no timer is pending, and no G waits on an fd (the world outside the
+//    process may make it ready; an M polls for it, but it is counted here too so that the
+//    answer does not hang on which M happens to be the poller at this instant);
 //  - the process has no thread but the runtime's own (its Ms, sysmon, and the caller
 //    of run()): any other thread may still spawn or wake a G, and the runtime cannot see
 //    what it will do. Once one is seen, detection is off for the runtime's life: the
@@ -140,7 +142,10 @@ void CheckDead(Runtime* rt) {
   }
   int32_t running = rt->mcount.load(std::memory_order_relaxed) - rt->nmidle -
                     rt->nmidlelocked - rt->nmexited;
-  if (running > 0 || rt->runq.size != 0 || EarliestTimer(rt) != 0) return;
+  if (running > 0 || rt->runq.size != 0 || EarliestTimer(rt) != 0 ||
+      rt->netpoll.waiters.load(std::memory_order_seq_cst) > 0) {
+    return;
+  }
   {
     std::lock_guard<std::mutex> lock(rt->gfree_lock);
     int64_t waiting = 0;

@@ -16,6 +16,8 @@ const char* WaitReasonString(WaitReason r) {
     case WaitReason::kCond: return "mn::Cond::wait";
     case WaitReason::kRWMutexR: return "mn::RWMutex::lock_shared";
     case WaitReason::kRWMutexW: return "mn::RWMutex::lock";
+    case WaitReason::kIORead: return "IO wait (read)";
+    case WaitReason::kIOWrite: return "IO wait (write)";
   }
   return "unknown";
 }

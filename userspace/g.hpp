@@ -42,6 +42,8 @@ enum class WaitReason : uint8_t {
   kCond,
   kRWMutexR,
   kRWMutexW,
+  kIORead,   // the netpoller: waiting for an fd to become readable
+  kIOWrite,  // ... writable
 };
 const char* WaitReasonString(WaitReason r);
 

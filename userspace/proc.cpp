@@ -337,6 +337,30 @@ void WakeP(Runtime* rt) {
   StartM(rt, pp, true);
 }
 
+// Starts up to n Ms on idle Ps (Go's startIdle), for work just put on the global queue.
+void StartIdle(Runtime* rt, int32_t n) {
+  for (int32_t i = 0; i < n; i++) {
+    P* pp;
+    {
+      std::lock_guard<SchedLock> lock(rt->lock);
+      if (rt->stopping.load(std::memory_order_relaxed)) return;
+      pp = PidleGet(rt);
+    }
+    if (pp == nullptr) return;
+    StartM(rt, pp, false);
+  }
+}
+
+// kWaiting -> kRunnable, for Ready and for the Gs the netpoller readies in batches.
+void MakeRunnable(G* g) {
+  GStatus expect = GStatus::kWaiting;
+  // acquire pairs with the release store of kWaiting in AfterSwitch.
+  if (!g->status.compare_exchange_strong(expect, GStatus::kRunnable, std::memory_order_acquire)) {
+    Fatal("ready: G is not waiting");
+  }
+  g->wait_reason.store(WaitReason::kNone, std::memory_order_relaxed);
+}
+
 void ResetSpinning(M* m) {
   if (!m->spinning) Fatal("resetspinning: not a spinning M");
   m->spinning = false;
@@ -345,29 +369,6 @@ void ResetSpinning(M* m) {
   }
   // The spinner found work: there may be more, so hand the search on (the chain).
   WakeP(m->rt);
-}
-
-// ---- The timer sleeper -----------------------------------------------------------------
-
-void TimerSleep(Runtime* rt, int64_t until) {
-  // The kernel lets a timed sleep overrun by the thread's timer slack (50 us by default):
-  // the timer sleeper would wake that late. 1 ns asks for the exact time, for this sleep
-  // only: left on, it measurably slows ping-pong at procs=2 (bench/pingpong, ~15%).
-  prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
-  struct RestoreSlack {
-    ~RestoreSlack() { prctl(PR_SET_TIMERSLACK, 0UL, 0, 0, 0); }  // 0: the default again
-  } restore;
-  for (;;) {
-    // acquire pairs with TimerSleepBreak's release exchange.
-    if (rt->poll_wake.exchange(0, std::memory_order_acquire) != 0) return;
-    int64_t left = until - NanoTime();
-    if (left <= 0 || rt->stopping.load(std::memory_order_relaxed)) return;
-    FutexWait(&rt->poll_wake, 0, left);
-  }
-}
-
-void TimerSleepBreak(Runtime* rt) {
-  if (rt->poll_wake.exchange(1, std::memory_order_release) == 0) FutexWake(&rt->poll_wake, 1);
 }
 
 // ---- Finding work -----------------------------------------------------------------------
@@ -434,11 +435,22 @@ top:
     std::lock_guard<SchedLock> lock(rt->lock);
     if (G* g = GlobRunqGet(rt, pp, 0)) return g;
   }
-  // (netpoll goes here: a later issue.)
+  // The network, without blocking, when Gs wait on it and no M is blocked polling (that
+  // M would get these events anyway). Go's findrunnable does the same, before stealing.
+  if (rt->netpoll.waiters.load(std::memory_order_relaxed) > 0 &&
+      rt->lastpoll.load(std::memory_order_relaxed) != 0) {
+    GQueue list;
+    NetpollPoll(rt, 0, &list);
+    if (G* g = list.PopFront()) {
+      InjectGList(rt, m, &list);
+      MakeRunnable(g);
+      return g;
+    }
+  }
 
   // Due timers on other Ps, idle ones included. Go leaves them to a spinner's last steal
   // pass (and sysmon); but an M that may not spin (enough others do) would then go idle
-  // and, as the timer sleeper, wake at once for a timer it never runs, while the spinner
+  // and, as the poller, wake at once for a timer it never runs, while the spinner
   // is busy elsewhere. Running them here costs one load per P when none is due.
   if (int64_t e = EarliestTimer(rt); e != 0 && e <= NanoTime()) {
     int64_t now = NanoTime();
@@ -509,14 +521,20 @@ top:
     }
   }
 
-  // Timers: one idle M sleeps until the earliest one (the others until handed a P).
-  // EarliestTimer's seq_cst reads come after our P went idle (seq_cst npidle RMW), and
-  // AddTimer's when0 store comes before its WakeForTimer reads: one side sees the other.
-  if (int64_t until = EarliestTimer(rt); until != 0) {
+  // The poller: one idle M blocks in epoll_wait until an fd event or the earliest timer
+  // (the others sleep until handed a P). EarliestTimer's and waiters' seq_cst reads come
+  // after our P went idle (seq_cst npidle RMW), and AddTimer's when0 store comes before its
+  // WakeForTimer reads: one side sees the other. A G that waits on the network was
+  // counted by the M that parked it, before that M looked for work.
+  int64_t until = EarliestTimer(rt);
+  if (rt->netpoll.waiters.load(std::memory_order_seq_cst) > 0 || until != 0) {
     int64_t nonzero = rt->lastpoll.load(std::memory_order_seq_cst);
     if (nonzero != 0 && rt->lastpoll.compare_exchange_strong(nonzero, 0)) {
       rt->poll_until.store(until, std::memory_order_seq_cst);
-      TimerSleep(rt, until);
+      int64_t delay = -1;
+      if (until != 0) delay = std::max<int64_t>(0, until - NanoTime());
+      GQueue list;
+      if (!rt->stopping.load(std::memory_order_acquire)) NetpollPoll(rt, delay, &list);
       rt->poll_until.store(0, std::memory_order_seq_cst);
       rt->lastpoll.store(NanoTime(), std::memory_order_seq_cst);
       P* p2;
@@ -524,15 +542,24 @@ top:
         std::lock_guard<SchedLock> lock(rt->lock);
         p2 = rt->stopping.load(std::memory_order_relaxed) ? nullptr : PidleGet(rt);
       }
-      if (p2 != nullptr) {
+      if (p2 == nullptr) {
+        // Every P runs (and runs its own timers when it schedules): the readied Gs wait on
+        // the global queue for one of them.
+        InjectGList(rt, nullptr, &list);
+      } else {
         AcquireP(m, p2);
+        G* g = list.PopFront();
+        if (g != nullptr) {
+          InjectGList(rt, m, &list);
+          MakeRunnable(g);
+        }
         if (was_spinning) BecomeSpinning(m);
+        if (g != nullptr) return g;
         goto top;
       }
-      // No idle P: every P is running and runs its own timers when it schedules.
-    } else {
-      int64_t sleeper_until = rt->poll_until.load(std::memory_order_seq_cst);
-      if (sleeper_until == 0 || sleeper_until > until) TimerSleepBreak(rt);
+    } else if (until != 0) {
+      int64_t poller_until = rt->poll_until.load(std::memory_order_seq_cst);
+      if (poller_until == 0 || poller_until > until) NetpollBreak(rt);
     }
   }
 
@@ -884,13 +911,7 @@ void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
 }
 
 void Ready(G* g) {
-  GStatus expect = GStatus::kWaiting;
-  // acquire pairs with the release store of kWaiting in AfterSwitch.
-  if (!g->status.compare_exchange_strong(expect, GStatus::kRunnable,
-                                         std::memory_order_acquire)) {
-    Fatal("ready: G is not waiting");
-  }
-  g->wait_reason.store(WaitReason::kNone, std::memory_order_relaxed);
+  MakeRunnable(g);
   QueueRunnable(g->rt, GetM(), g);
 }
 
@@ -1007,7 +1028,7 @@ void StopRuntime(Runtime* rt) {
       m->park.Wakeup();
     }
   }
-  TimerSleepBreak(rt);
+  NetpollBreak(rt);
 }
 
 void WaitForMs(Runtime* rt) {
@@ -1144,6 +1165,16 @@ void HandoffP(Runtime* rt, P* pp) {
       StartM(rt, pp, false);
       return;
     }
+    // The last running P, with Gs waiting on the network and nobody polling: an M must
+    // poll for them (Go's handoffp).
+    if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs - 1 &&
+        rt->lastpoll.load(std::memory_order_seq_cst) != 0 &&
+        rt->netpoll.waiters.load(std::memory_order_seq_cst) > 0 &&
+        !rt->stopping.load(std::memory_order_relaxed)) {
+      lock.unlock();
+      StartM(rt, pp, false);
+      return;
+    }
     PidlePut(rt, pp);
   }
   // Its timers now need an idle M to sleep for them.
@@ -1205,9 +1236,9 @@ void WakeForTimer(Runtime* rt, int64_t when) {
   if (rt->lastpoll.load(std::memory_order_seq_cst) == 0) {
     // An M sleeps for timers; break its sleep if it would sleep past this one.
     int64_t until = rt->poll_until.load(std::memory_order_seq_cst);
-    if (until == 0 || until > when) TimerSleepBreak(rt);
+    if (until == 0 || until > when) NetpollBreak(rt);
   } else {
-    // Nobody sleeps for timers: get an M going, which will become the sleeper.
+    // Nobody polls: get an M going, which will become the poller.
     WakeP(rt);
   }
 }
@@ -1380,6 +1411,38 @@ void FreeG(Runtime* rt, P* pp, G* g) {
       GFreePushGlobal(rt, x);
     }
   }
+}
+
+void InjectGList(Runtime* rt, M* m, GQueue* q) {
+  if (q->empty()) return;
+  int32_t n = 0;
+  for (G* g = q->head; g != nullptr; g = g->schedlink, n++) MakeRunnable(g);
+  P* pp = m != nullptr ? EnterP(m) : nullptr;
+  if (pp == nullptr) {
+    {
+      std::lock_guard<SchedLock> lock(rt->lock);
+      GlobRunqPutBatch(rt, q);
+    }
+    StartIdle(rt, n);
+    if (m != nullptr) LeaveP(m);
+    return;
+  }
+  // One G per idle P goes where an idle P's M will find it, the rest stay here.
+  int32_t npidle = rt->npidle.load(std::memory_order_relaxed);
+  GQueue globq;
+  int32_t moved = 0;
+  for (; moved < npidle && !q->empty(); moved++) globq.PushBack(q->PopFront());
+  if (moved > 0) {
+    {
+      std::lock_guard<SchedLock> lock(rt->lock);
+      GlobRunqPutBatch(rt, &globq);
+    }
+    StartIdle(rt, moved);
+  }
+  while (G* g = q->PopFront()) RunqPut(rt, pp, g, false);
+  LeaveP(m);
+  // Some Ps may have gone idle since npidle was read.
+  WakeP(rt);
 }
 
 void QueueRunnable(Runtime* rt, M* m, G* g) {

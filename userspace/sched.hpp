@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "g.hpp"
+#include "netpoll.hpp"
 #include "note.hpp"
 #include "runq.hpp"
 #include "stack.hpp"
@@ -226,11 +227,11 @@ struct Runtime {
   // running a G when run() returns).
   std::atomic<int32_t> refs{1};
 
-  // The timer sleeper (Go's netpoller role until the netpoller issue): at most one idle M
-  // sleeps until the earliest timer; the others sleep until handed a P.
-  std::atomic<int64_t> lastpoll{1};     // 0 while an M is the timer sleeper
+  // The poller (netpoll_epoll.cpp): at most one idle M blocks in epoll_wait, until the
+  // earliest timer or an fd event; the others sleep until handed a P.
+  Netpoll netpoll;
+  std::atomic<int64_t> lastpoll{1};     // 0 while an M blocks in the poller, else when one last did
   std::atomic<int64_t> poll_until{0};   // its deadline (0: none)
-  std::atomic<uint32_t> poll_wake{0};   // futex word that breaks its sleep
 
   int64_t start_ns = 0;
   int64_t schedtrace_ms = 0;
@@ -308,6 +309,10 @@ void QueueRunnable(Runtime* rt, M* m, G* g);
 void InstallSignalHandlers();
 // A timer at `when` was added: make sure an M will be awake for it (Go's wakeNetPoller).
 void WakeForTimer(Runtime* rt, int64_t when);
+// Makes the kWaiting Gs in q runnable and queues them (Go's injectglist): with m holding a
+// P, one per idle P onto the global queue with an M started for each and the rest onto
+// m's P; with m == nullptr or without a P, all onto the global queue.
+void InjectGList(Runtime* rt, M* m, GQueue* q);
 
 // The P-taking protocol (proc.cpp). EnterP pins the caller's P for use as owner and
 // returns it, or nullptr when the M has none (its P was taken: act as an outside thread).

@@ -14,18 +14,27 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/string_view.h"
+#include "errors.hpp"
 #include "mn/blocking.hpp"
 
-namespace mn::sys {
+namespace mn::detail {
 namespace {
-
 constexpr absl::string_view kErrnoPayload = "mn.sys/errno";
+}  // namespace
 
 absl::Status ErrnoError(int err, absl::string_view op) {
   absl::Status s = absl::ErrnoToStatus(err, op);
   s.SetPayload(kErrnoPayload, absl::Cord(absl::StrCat(err)));
   return s;
 }
+
+}  // namespace mn::detail
+
+namespace mn::sys {
+namespace {
+
+using detail::ErrnoError;
+using detail::kErrnoPayload;
 
 // A call's result and its errno, taken together on the thread that made the call: by the
 // time blocking() returns, the G may be running on another M, whose errno is unrelated.

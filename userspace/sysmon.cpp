@@ -7,6 +7,9 @@
 //    preempt bit, honoured at the G's next runtime call); if the G is still there a tick
 //    later it has made no runtime call, and if its P has work sysmon takes the P away from
 //    it (the hog keeps its thread; TakeP in proc.cpp);
+//  - polls the network when Gs wait on it and no M has polled for 10 ms (every M busy
+//    running Gs, none idle to block in epoll_wait), so their readiness is not left until a
+//    P runs out of work;
 //  - stamps the coarse clock that parking Gs record, prints schedtrace lines when due,
 //    and serves SIGQUIT.
 // It sleeps 20 us, doubling after 50 rounds in which it did nothing, up to 10 ms. When
@@ -36,6 +39,7 @@ constexpr int64_t kSyscallRetakeNs = 10'000'000; // past this a blocking call lo
 constexpr int64_t kMinDelayUs = 20;
 constexpr int64_t kMaxDelayUs = 10'000;
 constexpr int kIdleRoundsBeforeBackoff = 50;
+constexpr int64_t kPollStaleNs = 10'000'000;      // Go's sysmon: poll if not polled for 10 ms
 constexpr int64_t kDeepSleepMaxNs = 60'000'000'000;  // bounded, as Go's forcegcperiod/2
 
 // What sysmon last saw of a P (Go's sysmontick).
@@ -138,6 +142,17 @@ void SysmonMain(Runtime* rt) {
       std::string line = SchedTraceLine(rt) + "\n";
       std::fputs(line.c_str(), stderr);
       next_trace = now + trace_ns;
+    }
+    int64_t lastpoll = rt->lastpoll.load(std::memory_order_relaxed);
+    if (lastpoll != 0 && now - lastpoll > kPollStaleNs &&
+        rt->netpoll.waiters.load(std::memory_order_relaxed) > 0) {
+      rt->lastpoll.compare_exchange_strong(lastpoll, now, std::memory_order_relaxed);
+      GQueue list;
+      NetpollPoll(rt, 0, &list);
+      if (!list.empty()) {
+        InjectGList(rt, nullptr, &list);  // no P here: the global queue, and idle Ps woken
+        idle = 0;
+      }
     }
     // Every P idle: nothing to retake or preempt until one is taken again.
     if (rt->npidle.load(std::memory_order_relaxed) == rt->procs) {

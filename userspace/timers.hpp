@@ -62,6 +62,7 @@ struct TimerCore {
   // block. seq: the timer's seq when it was popped.
   void (*fire)(TimerCore*, uint64_t seq, int64_t now) = nullptr;
   G* g = nullptr;                          // sleep: the G to ready
+  void* arg = nullptr;                     // netpoll deadline: the PollDesc
   std::optional<Chan<Clock::time_point>> ch;  // Timer/Ticker/after: where the time goes
   absl::AnyInvocable<void()> func;         // AfterFunc: run in a new G
 };

@@ -7,6 +7,8 @@
 #include "mn/cond.hpp"
 #include "mn/context.hpp"
 #include "mn/mutex.hpp"
+#include "mn/net.hpp"
+#include "mn/netpoll.hpp"
 #include "mn/once.hpp"
 #include "mn/options.hpp"
 #include "mn/runtime.hpp"
