@@ -128,8 +128,7 @@ Runtime::Runtime(int procs_in, std::size_t stack_size)
 }
 
 Runtime::~Runtime() {
-  for (auto& pp : allp) ClearTimers(&pp->timers);  // before the PollDescs their timers live in go
-  NetpollClose(this);
+  for (auto& pp : allp) ClearTimers(&pp->timers);
   // Gs abandoned at exit: their callables (which often own channels and buffers) are
   // destroyed; what their stacks hold is not, since they cannot be unwound.
   for (G* g : allg) {
@@ -141,6 +140,8 @@ Runtime::~Runtime() {
     if (g->fn_on_heap) ::operator delete(g->fn, std::align_val_t{g->fn_align});
     g->fn = nullptr;
   }
+  // After the callables: a socket one of them owned closed itself through the netpoller.
+  NetpollClose(this);
   // Every G, pooled or abandoned at exit, lives inside `stacks`: release what each
   // context holds outside it (TSan fibers), then `stacks` unmaps the memory.
   for (G* g : allg) DestroyContext(&g->ctx);
@@ -245,6 +246,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   auto* rt = new Runtime(*procs, stack);
   rt->detect_deadlock = opts.detect_deadlock;
   rt->run_tid = static_cast<int32_t>(gettid());
+  pthread_sigmask(SIG_SETMASK, nullptr, &rt->sigmask);
   rt->schedtrace_ms = *trace;
   {
     ActiveRegistry& reg = Registry();

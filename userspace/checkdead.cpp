@@ -143,7 +143,7 @@ void CheckDead(Runtime* rt) {
   int32_t running = rt->mcount.load(std::memory_order_relaxed) - rt->nmidle -
                     rt->nmidlelocked - rt->nmexited;
   if (running > 0 || rt->runq.size != 0 || EarliestTimer(rt) != 0 ||
-      rt->netpoll.waiters.load(std::memory_order_seq_cst) > 0) {
+      rt->netpoll->waiters.load(std::memory_order_seq_cst) > 0) {
     return;
   }
   {

@@ -36,6 +36,7 @@ NetFd::NetFd(int fd_in, bool owns, const char* kind_in) : fd(fd_in), owns_fd(own
   if (Runtime* rt = PollingRuntime()) {
     int err = 0;
     pd = PollOpen(rt, fd, &err);
+    if (pd != nullptr) np = rt->netpoll;
     // EPERM: epoll does not take regular files and directories (always ready): poll(2)
     // answers at once for them.
     if (pd == nullptr && err != EPERM) open_error = err;
@@ -131,7 +132,9 @@ void NetFd::SetDeadline(bool write, int64_t deadline_ns) {
 
 absl::Status NetFd::Wait(bool write, int64_t deadline_ns, const char* op) {
   Runtime* rt = PollingRuntime();
-  if (pd != nullptr && rt == pd->rt) {
+  // acquire: pairs with NetpollClose's release; a G's own runtime is alive, so a match
+  // means pd's runtime is alive too.
+  if (pd != nullptr && rt != nullptr && rt == pd->np->rt.load(std::memory_order_acquire)) {
     switch (PollWait(pd, write, deadline_ns)) {
       case PollResult::kReady: return absl::OkStatus();
       case PollResult::kTimeout: return TimeoutError(op);

@@ -16,6 +16,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include "absl/status/status.h"
@@ -63,6 +64,7 @@ struct NetFd {
   const bool owns_fd;
   const char* const kind;
   PollDesc* pd = nullptr;
+  std::shared_ptr<Netpoll> np;  // keeps pd's memory alive, past the runtime if need be
   Mutex rmu, wmu;
   // Set only before the NetFd is shared: what Op shows instead of the fd's addresses (a
   // dial names the address it dials), and a Unix listener's path, removed on destruction.

@@ -17,10 +17,12 @@ namespace mn::detail {
 struct G;
 struct Runtime;
 
+struct Netpoll;
+
 // One registration of an fd with the runtime's epoll instance, for the fd's whole life.
-// PollDescs are pooled per runtime and never freed while it lives: an event fetched by one
-// M for an fd that another M has just closed may still name this one; `fdseq` tells it is
-// stale.
+// PollDescs are pooled in their Netpoll and never freed while it lives: an event fetched
+// by one M for an fd that another M has just closed may still name this one; `fdseq`
+// tells it is stale.
 struct PollDesc {
   // rg / wg: kNil, kReady (readiness not yet consumed), kWait (a G is about to park), or
   // the parked G itself (Go's pdNil, pdReady, pdWait).
@@ -35,14 +37,20 @@ struct PollDesc {
   // Bumped when the descriptor is freed; the low 16 bits tag its epoll events.
   std::atomic<uint32_t> fdseq{0};
   int fd = -1;
-  Runtime* rt = nullptr;
+  Netpoll* np = nullptr;  // kept alive by the NetFd that owns this registration
   // What fires an operation's deadline while its G is parked (TimerCore::arg = this).
   TimerCore rtimer{false};
   TimerCore wtimer{false};
   PollDesc* link = nullptr;  // free list; guarded by Netpoll::mu
 };
 
+// One per runtime, shared (shared_ptr) by the runtime and the sockets registered with it,
+// so that a socket that outlives run() (a Conn moved out of it, or destroyed after) touches
+// only memory that is still there. When the runtime dies (NetpollClose) `rt` becomes null
+// under `mu`, the epoll fds are closed and every PollDesc still in use is marked closing
+// with empty wait slots (the Gs that were parked on it died with the runtime).
 struct Netpoll {
+  std::atomic<Runtime*> rt{nullptr};  // written under mu
   int epfd = -1;
   int evfd = -1;  // eventfd that breaks a blocking epoll_wait
   // 1 while a break is pending: many breakers, one write (Go's netpollWakeSig).
@@ -65,7 +73,8 @@ void NetpollPoll(Runtime* rt, int64_t delay, GQueue* ready);
 // Breaks a blocking NetpollPoll (Go's netpollBreak).
 void NetpollBreak(Runtime* rt);
 
-// Registers fd (edge-triggered, read and write, for its life). errno on failure.
+// Registers fd (edge-triggered, read and write, for its life) with rt's epoll set. errno on
+// failure. The caller keeps rt->netpoll alive as long as it holds the PollDesc.
 PollDesc* PollOpen(Runtime* rt, int fd, int* err);
 // Marks pd closing and wakes its waiters; later waits fail at once.
 void PollEvict(PollDesc* pd);
@@ -75,7 +84,7 @@ void PollUnregister(PollDesc* pd);
 void PollRelease(PollDesc* pd);
 
 enum class PollResult { kReady, kTimeout, kClosed, kBusy };
-// Parks the calling G (which must belong to pd->rt) until the fd is ready for `write` or
+// Parks the calling G (which must belong to pd->np->rt) until the fd is ready for `write` or
 // not, the earlier of `deadline_ns` (0: none) and pd's own deadline passes, or pd closes.
 // kReady may be spurious (edge-triggered: retry the call, then wait again).
 PollResult PollWait(PollDesc* pd, bool write, int64_t deadline_ns);

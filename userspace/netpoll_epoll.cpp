@@ -25,7 +25,7 @@
 // at or after its time, so a G that finds the time passed after its CAS to kWait need not
 // park either, and a timer that fired before the CAS (and found nobody) is not needed.
 //
-// Stale events. PollDescs live until the runtime does, recycled through a free list. An
+// Stale events. PollDescs live as long as their Netpoll, recycled through a free list. An
 // event fetched by one M for an fd another M has just closed (and whose PollDesc may have
 // been reused) carries the low 16 bits of fdseq in its tag; recycling bumps fdseq, so the
 // event is dropped.
@@ -85,7 +85,7 @@ G* Unblock(PollDesc* pd, bool write, bool ioready) {
     if (gpp.compare_exchange_weak(old, next, std::memory_order_acq_rel)) break;
   }
   if (old == PollDesc::kNil || old == PollDesc::kWait) return nullptr;
-  pd->rt->netpoll.waiters.fetch_sub(1, std::memory_order_seq_cst);
+  pd->np->waiters.fetch_sub(1, std::memory_order_seq_cst);
   return reinterpret_cast<G*>(old);
 }
 
@@ -100,7 +100,7 @@ bool CommitWait(G* g, void* arg) {
     return false;
   }
   // seq_cst: read by an M deciding whether to poll before it sleeps (FindRunnable).
-  g->rt->netpoll.waiters.fetch_add(1, std::memory_order_seq_cst);
+  g->rt->netpoll->waiters.fetch_add(1, std::memory_order_seq_cst);
   return true;
 }
 
@@ -119,7 +119,7 @@ void FireDeadline(TimerCore* t, uint64_t seq, int64_t) {
 void ArmDeadline(PollDesc* pd, TimerCore* t, int64_t when) {
   std::lock_guard<std::mutex> lock(t->mu);
   t->pending = true;
-  AddTimer(pd->rt, t, when);
+  AddTimer(pd->np->rt.load(std::memory_order_relaxed), t, when);  // a G of that runtime arms it
 }
 
 void DisarmDeadline(TimerCore* t) {
@@ -141,7 +141,7 @@ void Recycle(PollDesc* pd) {
   // release: pairs with NetpollPoll's acquire of fdseq.
   pd->fdseq.store(pd->fdseq.load(std::memory_order_relaxed) + 1, std::memory_order_release);
   pd->fd = -1;
-  Netpoll& np = pd->rt->netpoll;
+  Netpoll& np = *pd->np;
   std::lock_guard<std::mutex> lock(np.mu);
   pd->link = np.free;
   np.free = pd;
@@ -162,7 +162,9 @@ int EpollWait(Netpoll& np, epoll_event* ev, int64_t delay) {
 }  // namespace
 
 void NetpollInit(Runtime* rt) {
-  Netpoll& np = rt->netpoll;
+  rt->netpoll = std::make_shared<Netpoll>();
+  Netpoll& np = *rt->netpoll;
+  np.rt.store(rt, std::memory_order_relaxed);
   np.epfd = epoll_create1(EPOLL_CLOEXEC);
   if (np.epfd < 0) NetpollFatal("epoll_create1", errno);
   np.evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -174,14 +176,27 @@ void NetpollInit(Runtime* rt) {
 }
 
 void NetpollClose(Runtime* rt) {
-  Netpoll& np = rt->netpoll;
+  Netpoll& np = *rt->netpoll;
+  std::lock_guard<std::mutex> lock(np.mu);
+  np.rt.store(nullptr, std::memory_order_release);
+  // Sockets still open lose their waits: later ones fail (closing) or, from plain
+  // threads, use poll(2); the Gs that were parked on them are gone with the runtime.
+  for (auto& block : np.blocks) {
+    for (int i = 0; i < kPollDescBlock; i++) {
+      PollDesc& pd = block[i];
+      if (pd.fd < 0) continue;
+      pd.closing.store(true, std::memory_order_relaxed);
+      pd.rg.store(PollDesc::kNil, std::memory_order_relaxed);
+      pd.wg.store(PollDesc::kNil, std::memory_order_relaxed);
+    }
+  }
   if (np.evfd >= 0) ::close(np.evfd);
   if (np.epfd >= 0) ::close(np.epfd);
   np.evfd = np.epfd = -1;
 }
 
 void NetpollBreak(Runtime* rt) {
-  Netpoll& np = rt->netpoll;
+  Netpoll& np = *rt->netpoll;
   uint32_t zero = 0;
   if (!np.wake_sig.compare_exchange_strong(zero, 1, std::memory_order_acq_rel)) return;
   uint64_t one = 1;
@@ -191,7 +206,7 @@ void NetpollBreak(Runtime* rt) {
 }
 
 void NetpollPoll(Runtime* rt, int64_t delay, GQueue* ready) {
-  Netpoll& np = rt->netpoll;
+  Netpoll& np = *rt->netpoll;
   epoll_event ev[kMaxEvents];
   int n;
   if (delay > 0) {
@@ -236,7 +251,7 @@ void NetpollPoll(Runtime* rt, int64_t delay, GQueue* ready) {
 }
 
 PollDesc* PollOpen(Runtime* rt, int fd, int* err) {
-  Netpoll& np = rt->netpoll;
+  Netpoll& np = *rt->netpoll;
   PollDesc* pd;
   {
     std::lock_guard<std::mutex> lock(np.mu);
@@ -246,7 +261,7 @@ PollDesc* PollOpen(Runtime* rt, int fd, int* err) {
       for (int i = 0; i < kPollDescBlock; i++) {
         block[i].rtimer.fire = block[i].wtimer.fire = &FireDeadline;
         block[i].rtimer.arg = block[i].wtimer.arg = &block[i];
-        block[i].rt = rt;
+        block[i].np = &np;
         block[i].link = np.free;
         np.free = &block[i];
       }
@@ -270,36 +285,41 @@ PollDesc* PollOpen(Runtime* rt, int fd, int* err) {
     Recycle(pd);
     return nullptr;
   }
-  // The socket may outlive run(): the runtime (and this PollDesc) must outlive it.
-  rt->refs.fetch_add(1, std::memory_order_relaxed);
   return pd;
 }
 
 void PollUnregister(PollDesc* pd) {
+  Netpoll& np = *pd->np;
+  // Under mu: once the runtime is gone, epfd is closed and its number may be anything.
+  std::lock_guard<std::mutex> lock(np.mu);
+  if (np.rt.load(std::memory_order_relaxed) == nullptr) return;
   // ENOENT / EBADF: the caller closed the fd first, which removed it from the interest list.
-  epoll_ctl(pd->rt->netpoll.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
+  epoll_ctl(np.epfd, EPOLL_CTL_DEL, pd->fd, nullptr);
 }
 
 void PollRelease(PollDesc* pd) {
-  Runtime* rt = pd->rt;
   uintptr_t r = pd->rg.load(std::memory_order_acquire), w = pd->wg.load(std::memory_order_acquire);
   if (r > PollDesc::kWait || w > PollDesc::kWait) {
     NetpollFatal("releasing an fd a G still waits on", EBUSY);
   }
   Recycle(pd);
-  Unref(rt);  // PollOpen's reference: the last one may delete the runtime
 }
 
 void PollEvict(PollDesc* pd) {
   // seq_cst: the first half of "publish closing, then look for a waiter" (see the top).
   pd->closing.store(true, std::memory_order_seq_cst);
-  Runtime* rt = pd->rt;
+  bool live;
+  {
+    // A runtime that has stopped runs nothing (its parked Gs are abandoned, not readied),
+    // and one that is gone has no Gs at all.
+    std::lock_guard<std::mutex> lock(pd->np->mu);
+    Runtime* rt = pd->np->rt.load(std::memory_order_relaxed);
+    live = rt != nullptr && !rt->stopping.load(std::memory_order_acquire);
+  }
   G* r = Unblock(pd, false, false);
   G* w = Unblock(pd, true, false);
-  // A runtime that has stopped runs nothing: its parked Gs are abandoned, not readied.
-  if (rt->stopping.load(std::memory_order_acquire)) return;
-  if (r != nullptr) Ready(r);
-  if (w != nullptr) Ready(w);
+  if (live && r != nullptr) Ready(r);
+  if (live && w != nullptr) Ready(w);
 }
 
 void PollSetDeadline(PollDesc* pd, bool write, int64_t deadline_ns) {

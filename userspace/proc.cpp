@@ -437,7 +437,7 @@ top:
   }
   // The network, without blocking, when Gs wait on it and no M is blocked polling (that
   // M would get these events anyway). Go's findrunnable does the same, before stealing.
-  if (rt->netpoll.waiters.load(std::memory_order_relaxed) > 0 &&
+  if (rt->netpoll->waiters.load(std::memory_order_relaxed) > 0 &&
       rt->lastpoll.load(std::memory_order_relaxed) != 0) {
     GQueue list;
     NetpollPoll(rt, 0, &list);
@@ -527,7 +527,7 @@ top:
   // WakeForTimer reads: one side sees the other. A G that waits on the network was
   // counted by the M that parked it, before that M looked for work.
   int64_t until = EarliestTimer(rt);
-  if (rt->netpoll.waiters.load(std::memory_order_seq_cst) > 0 || until != 0) {
+  if (rt->netpoll->waiters.load(std::memory_order_seq_cst) > 0 || until != 0) {
     int64_t nonzero = rt->lastpoll.load(std::memory_order_seq_cst);
     if (nonzero != 0 && rt->lastpoll.compare_exchange_strong(nonzero, 0)) {
       rt->poll_until.store(until, std::memory_order_seq_cst);
@@ -798,10 +798,10 @@ void* MThreadMain(void* arg) {
   m->eh_globals = abi::__cxa_get_globals();
   InitThreadContext(&m->g0);
   SetupAltStack(m);
-  // Ms run user code, so they take signals like any other thread.
-  sigset_t none;
-  sigemptyset(&none);
-  pthread_sigmask(SIG_SETMASK, &none, nullptr);
+  // Ms run user code, so they take the signals the program's threads take: the mask of
+  // the thread that called run() (as Go's Ms start with the process's initial mask), so
+  // that a signal blocked for signalfd or sigwait is not delivered to an M instead.
+  pthread_sigmask(SIG_SETMASK, &rt->sigmask, nullptr);
   P* pp = m->nextp;
   m->nextp = nullptr;
   AcquireP(m, pp);
@@ -1169,7 +1169,7 @@ void HandoffP(Runtime* rt, P* pp) {
     // poll for them (Go's handoffp).
     if (rt->npidle.load(std::memory_order_seq_cst) == rt->procs - 1 &&
         rt->lastpoll.load(std::memory_order_seq_cst) != 0 &&
-        rt->netpoll.waiters.load(std::memory_order_seq_cst) > 0 &&
+        rt->netpoll->waiters.load(std::memory_order_seq_cst) > 0 &&
         !rt->stopping.load(std::memory_order_relaxed)) {
       lock.unlock();
       StartM(rt, pp, false);

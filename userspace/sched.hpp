@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 
 #include <atomic>
 #include <cstdint>
@@ -229,7 +230,7 @@ struct Runtime {
 
   // The poller (netpoll_epoll.cpp): at most one idle M blocks in epoll_wait, until the
   // earliest timer or an fd event; the others sleep until handed a P.
-  Netpoll netpoll;
+  std::shared_ptr<Netpoll> netpoll;  // shared with the sockets, which may outlive the runtime
   std::atomic<int64_t> lastpoll{1};     // 0 while an M blocks in the poller, else when one last did
   std::atomic<int64_t> poll_until{0};   // its deadline (0: none)
 
@@ -255,6 +256,7 @@ struct Runtime {
   bool detect_deadlock = true;
   bool foreign_threads_seen = false;  // guarded by lock
   int32_t run_tid = 0;                // the thread blocked in run()
+  sigset_t sigmask{};                 // its signal mask, which every M takes
   std::atomic<uint32_t> sysmon_tid{0};  // a futex word until sysmon has started
 };
 

@@ -145,7 +145,7 @@ void SysmonMain(Runtime* rt) {
     }
     int64_t lastpoll = rt->lastpoll.load(std::memory_order_relaxed);
     if (lastpoll != 0 && now - lastpoll > kPollStaleNs &&
-        rt->netpoll.waiters.load(std::memory_order_relaxed) > 0) {
+        rt->netpoll->waiters.load(std::memory_order_relaxed) > 0) {
       rt->lastpoll.compare_exchange_strong(lastpoll, now, std::memory_order_relaxed);
       GQueue list;
       NetpollPoll(rt, 0, &list);
