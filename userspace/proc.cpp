@@ -528,8 +528,9 @@ top:
   // counted by the M that parked it, before that M looked for work.
   int64_t until = EarliestTimer(rt);
   if (rt->netpoll->waiters.load(std::memory_order_seq_cst) > 0 || until != 0) {
-    int64_t nonzero = rt->lastpoll.load(std::memory_order_seq_cst);
-    if (nonzero != 0 && rt->lastpoll.compare_exchange_strong(nonzero, 0)) {
+    // A swap, not a CAS (Go's lastpoll.Swap(0)): sysmon moves lastpoll forward when it
+    // polls, and a CAS that lost to it would leave nobody polling.
+    if (rt->lastpoll.exchange(0, std::memory_order_seq_cst) != 0) {
       rt->poll_until.store(until, std::memory_order_seq_cst);
       int64_t delay = -1;
       if (until != 0) delay = std::max<int64_t>(0, until - NanoTime());
