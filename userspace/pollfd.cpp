@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "errors.hpp"
 #include "mn/netpoll.hpp"
@@ -43,6 +44,14 @@ absl::Status WaitOnce(int fd, bool write, Deadline d) {
   return s;
 }
 
+absl::Status Wait(detail::NetFd* h, bool write, Deadline d) {
+  detail::CheckPState();
+  if (h == nullptr) return absl::FailedPreconditionError(absl::StrCat("PollFd::", Op(write), ": empty PollFd"));
+  detail::FdRef ref(h);
+  if (!ref.ok()) return h->ClosedError(Op(write));
+  return h->Wait(write, d.ns(), Op(write));
+}
+
 }  // namespace
 
 absl::Status wait_readable(int fd, Deadline deadline) { return WaitOnce(fd, false, deadline); }
@@ -71,21 +80,8 @@ PollFd& PollFd::operator=(PollFd&& o) noexcept {
 
 PollFd::~PollFd() { close(); }
 
-absl::Status PollFd::wait_readable(Deadline deadline) {
-  detail::CheckPState();
-  if (!h_) return absl::FailedPreconditionError("PollFd::wait_readable: empty PollFd");
-  detail::FdRef ref(h_.get());
-  if (!ref.ok()) return h_->ClosedError(Op(false));
-  return h_->Wait(false, deadline.ns(), Op(false));
-}
-
-absl::Status PollFd::wait_writable(Deadline deadline) {
-  detail::CheckPState();
-  if (!h_) return absl::FailedPreconditionError("PollFd::wait_writable: empty PollFd");
-  detail::FdRef ref(h_.get());
-  if (!ref.ok()) return h_->ClosedError(Op(true));
-  return h_->Wait(true, deadline.ns(), Op(true));
-}
+absl::Status PollFd::wait_readable(Deadline deadline) { return Wait(h_.get(), false, deadline); }
+absl::Status PollFd::wait_writable(Deadline deadline) { return Wait(h_.get(), true, deadline); }
 
 void PollFd::close() {
   if (h_) h_->Close();
