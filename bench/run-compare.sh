@@ -108,6 +108,9 @@ log() { printf 'run-compare: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
+# configure_tree, tree_targets, build_targets, go_setup, go_build, summarize_values, ratio
+# shellcheck source=bench/bench-lib.sh
+source "$repo_root/bench/bench-lib.sh"
 
 # --- workloads ------------------------------------------------------------------
 # A workload (an --only name) runs one or more cases; a case is one program triple at
@@ -318,39 +321,9 @@ for c in "${cases[@]}"; do
 done
 
 # --- (a) building the C++ sides: mnsched and Boost.Fiber ------------------------------
-# (Called in || lists, where set -e does not apply: every step checks.)
+# (configure_tree, tree_targets and build_targets are in bench-lib.sh.)
+# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
 preset_dir="$repo_root/build/release"
-configure_tree() {
-    cd "$repo_root" || return 1
-    if [[ "$build_dir" == "$preset_dir" ]]; then
-        log "configuring: cmake --preset release"
-        cmake --preset release >&2 || return 1
-    else
-        log "configuring $build_dir (Release)"
-        if [[ -f "$build_dir/CMakeCache.txt" ]]; then
-            cmake -S "$repo_root" -B "$build_dir" >&2 || return 1
-        else
-            cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2 || return 1
-        fi
-    fi
-}
-# tree_targets: the names of the targets the build tree defines, one per line.
-tree_targets() {
-    local out
-    out="$(cmake --build "$build_dir" --target help 2>/dev/null)" || return 1
-    # Ninja: "name: phony"; Makefiles: "... name".
-    printf '%s\n' "$out" | sed -n -e 's/^\([A-Za-z0-9_.+-]*\): .*/\1/p' -e 's/^\.\.\. \([A-Za-z0-9_.+-]*\).*/\1/p'
-}
-build_targets() {
-    cd "$repo_root" || return 1
-    if [[ "$build_dir" == "$preset_dir" ]]; then
-        log "building: cmake --build --preset release --target $*"
-        cmake --build --preset release --target "$@" >&2 || return 1
-    else
-        log "building: cmake --build $build_dir --target $*"
-        cmake --build "$build_dir" --target "$@" >&2 || return 1
-    fi
-}
 
 # boost_bin TARGET / mn_bin TARGET / go_bin TARGET: where each system's program is.
 mn_bin()    { printf '%s\n' "$build_dir/bench/$1"; }
@@ -438,32 +411,7 @@ fi
 go_version="(not run)"
 go_cmd=""
 if (( run_go )); then
-    go_cmd="$("$repo_root/tools/go-toolchain.sh" </dev/null)" \
-        || die "could not get a Go toolchain: tools/go-toolchain.sh failed (its messages are above). The comparison needs Go 1.24; run with --systems mn,boost to leave Go out"
-    [[ -n "$go_cmd" && -x "$go_cmd" ]] \
-        || die "could not get a Go toolchain: tools/go-toolchain.sh printed no usable go ('$go_cmd')"
-
-    home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
-    cache_base="${MN_CACHE_DIR:-${XDG_CACHE_HOME:-$home/.cache}/mnsched}"
-    go_env=(
-        env -u GOROOT -u GOBIN
-        GOFLAGS=-mod=mod
-        GOCACHE="$cache_base/go-build"
-        GOPATH="$cache_base/gopath"
-        GOMODCACHE="$cache_base/gopath/pkg/mod"
-        GOTOOLCHAIN=local
-        GOPROXY=off
-        GOSUMDB=off
-        GOWORK=off
-        GOENV=off
-        CGO_ENABLED=0
-    )
-    go_version="$(cd / && "${go_env[@]}" "$go_cmd" version)" || die "could not get a Go toolchain: $go_cmd version failed"
-    if [[ "$go_version" != "go version go1.24"* ]]; then
-        # tools/go-toolchain.sh's fallback (Debian 12's golang-go) when Go 1.24 cannot be
-        # fetched: the run goes on, and the version is named here and under the table.
-        log "WARNING: comparing against '$go_version', not Go 1.24 (tools/go-toolchain.sh fell back to $go_cmd); the figures are not the published comparison"
-    fi
+    go_setup "The comparison needs Go 1.24; run with --systems mn,boost to leave Go out"
     mkdir -p "$build_dir/bench"
     built=" "
     for c in "${cases[@]}"; do
@@ -471,8 +419,7 @@ if (( run_go )); then
         [[ "$built" == *" $t "* ]] && continue
         [[ -d "$repo_root/bench/go/$d" ]] || die "no Go program bench/go/$d for $c"
         log "building $(go_bin "$t") from bench/go/$d"
-        (cd "$repo_root/bench/go/$d" && "${go_env[@]}" "$go_cmd" build -trimpath -o "$(go_bin "$t")" .) \
-            || die "building bench/go/$d failed"
+        go_build "$d" "$(go_bin "$t")" || die "building bench/go/$d failed"
         built+="$t "
     done
     log "go: $go_version"
@@ -590,17 +537,8 @@ runs_s=$(( SECONDS - runs_start_s ))
 # data. Values keep the precision the programs printed; the median of an even count
 # is the mean of the middle two.
 stats() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '
-        $1 == c && $2 == p && $3 == s && $4 == m { n++; v[n] = $5 + 0; raw[n] = $5 }
-        END {
-            if (n == 0) { print "- - - - 0 "; exit }
-            list = raw[1]; for (i = 2; i <= n; i++) list = list "," raw[i]
-            for (i = 2; i <= n; i++) { x = v[i]; j = i - 1; while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- } v[j + 1] = x }
-            med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
-            lo = v[1]; hi = v[n]
-            sp = (med != 0) ? sprintf("%.1f", 100 * (hi - lo) / 2 / (med < 0 ? -med : med)) : "-"
-            printf "%.10g %.10g %.10g %s %d %s\n", med, lo, hi, sp, n, list
-        }' "$results"
+    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
+        | summarize_values
 }
 # unit METRIC: the unit of a metric's values.
 unit() {
@@ -616,13 +554,7 @@ size_label() {
     for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
     printf '%s\n' "$out"
 }
-is_num() { [[ "$1" =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
-# ratio OTHER MN: OTHER / MN to 2 decimals, or n/a.
-ratio() {
-    awk -v o="$1" -v m="$2" 'BEGIN {
-        if (o !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m + 0 <= 0 || o + 0 < 0) { print "n/a"; exit }
-        printf "%.2f\n", o / m }'
-}
+# (is_num and ratio OTHER MN, OTHER / MN, are in bench-lib.sh.)
 
 cells="$tmp/cells"     # one line per (case, metric, procs, system), tab-separated, for the JSON
 ratios="$tmp/ratios"   # "procs<TAB>label<TAB>go/mn<TAB>boost/mn", for the charts

@@ -5,7 +5,8 @@
 #   bash tools/dev.sh test  [ctest args...]  for each preset (default: release asan tsan; env MN_PRESETS
 #                                            overrides, e.g. MN_PRESETS="release asan"): configure, build,
 #                                            ctest -j2; then, when the release preset is among them, the
-#                                            benchmark harness's smoke run `bash bench/run-compare.sh --quick`
+#                                            benchmark harnesses' smoke runs `bash bench/run-compare.sh --quick`
+#                                            and `bash bench/run-net.sh --quick` (the servers under wrk and echo_load)
 #                                            (every workload once, mnsched, Go 1.24 and Boost.Fiber, procs 1
 #                                            and 2; fails only if a program or the harness fails, never on
 #                                            speed; MN_TEST_BENCH=0 skips it); stops at the first failure;
@@ -24,6 +25,7 @@ MN_DEB_PACKAGES=(
   libabsl-dev libgtest-dev libgmock-dev libbenchmark-dev
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-fiber-dev gnuplot-nox
+  wrk
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -38,7 +40,8 @@ usage: bash tools/dev.sh <command> [args...]
   demo  [args...]   build preset 'release' and run build/release/examples/demo (MN_SCHEDTRACE=1000)
   test  [args...]   configure/build/ctest each preset in \${MN_PRESETS:-release asan tsan};
                     args are passed to ctest (e.g. -LE slow, -R Sched); then, with the release
-                    preset, bench/run-compare.sh --quick (MN_TEST_BENCH=0 skips it)
+                    preset, bench/run-compare.sh --quick and bench/run-net.sh --quick
+                    (MN_TEST_BENCH=0 skips them)
   bench [args...]   run bench/run-compare.sh with these args (--help lists them)
 EOF
 }
@@ -156,7 +159,8 @@ cmd_test() {
     say "quick benchmark run skipped (it uses the release build; MN_PRESETS has no release)"
   else
     run_step bench "run-compare --quick" "" bash bench/run-compare.sh --quick --build-dir build/release
-    PASSED+=("bench --quick")
+    run_step bench "run-net --quick" "" bash bench/run-net.sh --quick --build-dir build/release
+    PASSED+=("bench --quick" "net bench --quick")
   fi
   summary
   say "all passed: ${PASSED[*]}"

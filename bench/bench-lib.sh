@@ -1,0 +1,117 @@
+# shellcheck shell=bash disable=SC2154  # repo_root, build_dir and preset_dir are the caller's
+# Shell helpers shared by the benchmark drivers bench/run-compare.sh and bench/run-net.sh.
+# Sourced, not run. The caller sets repo_root (the repository), build_dir (an absolute
+# CMake build dir) and preset_dir ("$repo_root/build/release"), and defines log MSG (to
+# stderr) and die MSG (log and exit 1).
+
+# --- building the C++ side ------------------------------------------------------------
+# (Called in || lists, where set -e does not apply: every step checks.)
+
+# configure_tree: configure build_dir: the release preset for the default dir, else a
+# Release Ninja tree (or a re-run of CMake in an existing tree).
+configure_tree() {
+    cd "$repo_root" || return 1
+    if [[ "$build_dir" == "$preset_dir" ]]; then
+        log "configuring: cmake --preset release"
+        cmake --preset release >&2 || return 1
+    else
+        log "configuring $build_dir (Release)"
+        if [[ -f "$build_dir/CMakeCache.txt" ]]; then
+            cmake -S "$repo_root" -B "$build_dir" >&2 || return 1
+        else
+            cmake -S "$repo_root" -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE=Release >&2 || return 1
+        fi
+    fi
+}
+
+# tree_targets: the names of the targets the build tree defines, one per line.
+tree_targets() {
+    local out
+    out="$(cmake --build "$build_dir" --target help 2>/dev/null)" || return 1
+    # Ninja: "name: phony"; Makefiles: "... name".
+    printf '%s\n' "$out" | sed -n -e 's/^\([A-Za-z0-9_.+-]*\): .*/\1/p' -e 's/^\.\.\. \([A-Za-z0-9_.+-]*\).*/\1/p'
+}
+
+# build_targets TARGET...: build (or bring up to date) these targets of build_dir.
+build_targets() {
+    cd "$repo_root" || return 1
+    if [[ "$build_dir" == "$preset_dir" ]]; then
+        log "building: cmake --build --preset release --target $*"
+        cmake --build --preset release --target "$@" >&2 || return 1
+    else
+        log "building: cmake --build $build_dir --target $*"
+        cmake --build "$build_dir" --target "$@" >&2 || return 1
+    fi
+}
+
+# --- the Go side ------------------------------------------------------------------------
+
+# go_setup HINT: find Go 1.24 with tools/go-toolchain.sh (fetching it the first time) and
+# set go_cmd (the go binary), go_env (an env prefix that builds offline, with the module
+# and build caches under the mnsched cache dir) and go_version. Without a toolchain it dies,
+# adding HINT (what to do instead) to the message. With only the fallback (Debian 12's
+# golang-go) it warns: the figures are then not the published comparison.
+go_setup() {
+    local hint="$1" home cache_base
+    go_cmd="$("$repo_root/tools/go-toolchain.sh" </dev/null)" \
+        || die "could not get a Go toolchain: tools/go-toolchain.sh failed (its messages are above). $hint"
+    [[ -n "$go_cmd" && -x "$go_cmd" ]] \
+        || die "could not get a Go toolchain: tools/go-toolchain.sh printed no usable go ('$go_cmd')"
+
+    home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
+    cache_base="${MN_CACHE_DIR:-${XDG_CACHE_HOME:-$home/.cache}/mnsched}"
+    go_env=(
+        env -u GOROOT -u GOBIN
+        GOFLAGS=-mod=mod
+        GOCACHE="$cache_base/go-build"
+        GOPATH="$cache_base/gopath"
+        GOMODCACHE="$cache_base/gopath/pkg/mod"
+        GOTOOLCHAIN=local
+        GOPROXY=off
+        GOSUMDB=off
+        GOWORK=off
+        GOENV=off
+        CGO_ENABLED=0
+    )
+    go_version="$(cd / && "${go_env[@]}" "$go_cmd" version)" || die "could not get a Go toolchain: $go_cmd version failed"
+    if [[ "$go_version" != "go version go1.24"* ]]; then
+        # tools/go-toolchain.sh's fallback (Debian 12's golang-go) when Go 1.24 cannot be
+        # fetched: the run goes on, and the version is named here and under the table.
+        log "WARNING: comparing against '$go_version', not Go 1.24 (tools/go-toolchain.sh fell back to $go_cmd); the figures are not the published comparison"
+    fi
+}
+
+# go_build DIR OUT: build bench/go/DIR into OUT (after go_setup).
+go_build() {
+    (cd "$repo_root/bench/go/$1" && "${go_env[@]}" "$go_cmd" build -trimpath -o "$2" .)
+}
+
+# --- statistics ---------------------------------------------------------------------------
+
+# summarize_values: the numbers on stdin (one a line, in run order) as "median min max
+# spread count v1,v2,..." (spread: the relative half-range in percent, 100 * (max - min) /
+# 2 / |median|, or "-" when the median is 0), or "- - - - 0 " without any. Values keep the
+# precision they were given in; the median of an even count is the mean of the middle two.
+summarize_values() {
+    awk '
+        NF { n++; v[n] = $1 + 0; raw[n] = $1 }
+        END {
+            if (n == 0) { print "- - - - 0 "; exit }
+            list = raw[1]; for (i = 2; i <= n; i++) list = list "," raw[i]
+            for (i = 2; i <= n; i++) { x = v[i]; j = i - 1; while (j >= 1 && v[j] > x) { v[j + 1] = v[j]; j-- } v[j + 1] = x }
+            med = (n % 2) ? v[(n + 1) / 2] : (v[n / 2] + v[n / 2 + 1]) / 2
+            lo = v[1]; hi = v[n]
+            sp = (med != 0) ? sprintf("%.1f", 100 * (hi - lo) / 2 / (med < 0 ? -med : med)) : "-"
+            printf "%.10g %.10g %.10g %s %d %s\n", med, lo, hi, sp, n, list
+        }'
+}
+
+is_num() { [[ "$1" =~ ^-?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$ ]]; }
+
+# ratio A B: A / B to 2 decimals, or n/a when either is not a number, B is not positive
+# or A is negative.
+ratio() {
+    awk -v o="$1" -v m="$2" 'BEGIN {
+        if (o !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m + 0 <= 0 || o + 0 < 0) { print "n/a"; exit }
+        printf "%.2f\n", o / m }'
+}
