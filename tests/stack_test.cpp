@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <mn/mn.hpp>
 
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cstring>
 
 #include "sched.hpp"
@@ -69,6 +73,23 @@ TEST(StackDeath, OverflowOnGuardedStackNamesTheG) {
                  wg.wait();
                }),
                "stack overflow in G [0-9]+ .*guard page");
+}
+
+// SIGSEGV sent by kill(2) is not a fault: the overflow handler must neither take it for an
+// overflow nor swallow it (there is no faulting instruction to run again and die on).
+TEST(StackDeath, SegvSentByKillStillKills) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  EXPECT_EXIT(mn::run([] {
+                mn::WaitGroup wg;
+                wg.add(1);
+                mn::go([&] {
+                  kill(getpid(), SIGSEGV);
+                  mn::sleep_for(std::chrono::seconds(30));  // not reached
+                  wg.done();
+                });
+                wg.wait();
+              }),
+              testing::KilledBySignal(SIGSEGV), "");
 }
 
 // Past the guard budget, a G that writes below its stack is caught when it next switches.

@@ -857,7 +857,9 @@ std::once_flag g_signals_once;
 void StackOverflowHandler(int sig, siginfo_t* info, void* uctx) {
   M* m = GetM();
   G* g = m != nullptr ? m->curg : nullptr;
-  if (g != nullptr) {
+  // si_code <= 0: sent by kill(2) or tgkill(2), not a fault; si_addr means nothing then.
+  bool fault = info->si_code > 0;
+  if (g != nullptr && fault) {
     auto* addr = static_cast<char*>(info->si_addr);
     if (addr >= g->stack.zone && addr < g->stack.lo) {
       FatalStackOverflow(g, "hit the guard page below it");
@@ -879,6 +881,9 @@ void StackOverflowHandler(int sig, siginfo_t* info, void* uctx) {
     return;
   }
   signal(sig, SIG_DFL);  // re-executing the faulting instruction now kills us normally
+  // A sent signal has no instruction to re-execute: send it again. It is blocked while
+  // this handler runs, so it arrives, with the default action, as the handler returns.
+  if (!fault) raise(sig);
 }
 
 }  // namespace
