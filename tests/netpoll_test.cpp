@@ -74,47 +74,35 @@ class AlarmGuard {
   struct sigaction old_ {};
 };
 
-// A non-blocking, close-on-exec pipe closed at scope exit.
-struct Pipe {
-  int r = -1, w = -1;
-  Pipe() {
-    int fds[2];
-    if (pipe2(fds, O_NONBLOCK | O_CLOEXEC) != 0) {
-      ADD_FAILURE() << "pipe2: " << std::strerror(errno);
-      return;
-    }
-    r = fds[0];
-    w = fds[1];
-  }
-  ~Pipe() {
-    if (r >= 0) ::close(r);
-    if (w >= 0) ::close(w);
-  }
-  Pipe(const Pipe&) = delete;
-  Pipe& operator=(const Pipe&) = delete;
-  bool ok() const { return r >= 0; }
-};
-
-// A non-blocking stream socketpair: each end is readable and writable, so one fd can have
+// Two non-blocking, close-on-exec fds closed at scope exit: a pipe (r reads, w writes), or
+// a stream socketpair, each end of which is readable and writable, so that one fd can have
 // a reader and a writer waiting at once.
-struct SocketPair {
-  int a = -1, b = -1;
-  SocketPair() {
-    int fds[2];
-    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds) != 0) {
-      ADD_FAILURE() << "socketpair: " << std::strerror(errno);
-      return;
+struct FdPair {
+  int fds[2] = {-1, -1};
+  int& r = fds[0];
+  int& w = fds[1];
+  explicit FdPair(bool socket) {
+    int rc = socket ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, fds)
+                    : pipe2(fds, O_NONBLOCK | O_CLOEXEC);
+    if (rc != 0) {
+      ADD_FAILURE() << (socket ? "socketpair: " : "pipe2: ") << std::strerror(errno);
+      fds[0] = fds[1] = -1;
     }
-    a = fds[0];
-    b = fds[1];
   }
-  ~SocketPair() {
-    if (a >= 0) ::close(a);
-    if (b >= 0) ::close(b);
+  ~FdPair() {
+    for (int fd : fds) {
+      if (fd >= 0) ::close(fd);
+    }
   }
-  SocketPair(const SocketPair&) = delete;
-  SocketPair& operator=(const SocketPair&) = delete;
-  bool ok() const { return a >= 0; }
+  FdPair(const FdPair&) = delete;
+  FdPair& operator=(const FdPair&) = delete;
+  bool ok() const { return fds[0] >= 0; }
+};
+struct Pipe : FdPair {
+  Pipe() : FdPair(false) {}
+};
+struct SocketPair : FdPair {
+  SocketPair() : FdPair(true) {}
 };
 
 // Reads until EAGAIN (edge-triggered readiness wants that); returns the bytes read.
@@ -615,9 +603,9 @@ TEST(PollFd, CloseWakesTheWaiterWithCancelledAndASecondWaiterIsRefused) {
   absl::Status writer = absl::UnknownError("not run"), after_close;
   mn::run(
       [&] {
-        absl::StatusOr<mn::PollFd> pfd = mn::PollFd::make(sp.a);
+        absl::StatusOr<mn::PollFd> pfd = mn::PollFd::make(sp.r);
         ASSERT_TRUE(pfd.ok()) << pfd.status();
-        EXPECT_EQ(pfd->fd(), sp.a);
+        EXPECT_EQ(pfd->fd(), sp.r);
         mn::WaitGroup wg;
         wg.add(1);
         mn::go([&] {
@@ -640,7 +628,7 @@ TEST(PollFd, CloseWakesTheWaiterWithCancelledAndASecondWaiterIsRefused) {
   EXPECT_TRUE(writer.ok()) << writer;
   EXPECT_EQ(after_close.code(), absl::StatusCode::kCancelled) << after_close;
   // The fd stays the caller's: PollFd::close does not close it.
-  EXPECT_NE(fcntl(sp.a, F_GETFD), -1);
+  EXPECT_NE(fcntl(sp.r, F_GETFD), -1);
 }
 
 TEST(PollFd, CloseWakesAParkedWriterToo) {
@@ -650,8 +638,8 @@ TEST(PollFd, CloseWakesAParkedWriterToo) {
   absl::Status st = absl::UnknownError("not run");
   mn::run(
       [&] {
-        EXPECT_GT(Fill(sp.a), 0u);
-        absl::StatusOr<mn::PollFd> pfd = mn::PollFd::make(sp.a);
+        EXPECT_GT(Fill(sp.r), 0u);
+        absl::StatusOr<mn::PollFd> pfd = mn::PollFd::make(sp.r);
         ASSERT_TRUE(pfd.ok()) << pfd.status();
         mn::WaitGroup wg;
         wg.add(1);
@@ -678,8 +666,8 @@ TEST(PollFd, PingPongOverOneRegistrationEach) {
   int last = -1;
   mn::run(
       [&] {
-        absl::StatusOr<mn::PollFd> pa = mn::PollFd::make(sp.a);
-        absl::StatusOr<mn::PollFd> pb = mn::PollFd::make(sp.b);
+        absl::StatusOr<mn::PollFd> pa = mn::PollFd::make(sp.r);
+        absl::StatusOr<mn::PollFd> pb = mn::PollFd::make(sp.w);
         ASSERT_TRUE(pa.ok()) << pa.status();
         ASSERT_TRUE(pb.ok()) << pb.status();
         // Each side reads an int, checks it, sends it on plus one.
