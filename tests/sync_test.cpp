@@ -164,6 +164,61 @@ TEST(WaitGroup, PlainThreadWaitsForGs) {
   EXPECT_EQ(n.load(), 100);
 }
 
+// Go allows the waiter to free a WaitGroup as soon as wait() returns, and whoever locks a
+// Mutex last to free it. The waker must not touch either after the woken party may run:
+// on the heap, ASan reports any such access, and TSan reports it as a race with the free.
+TEST(WaitGroup, WaiterFreesItAsSoonAsWaitReturns) {
+  const int kRounds = mn::testing_util::kUnderTsan ? 500 : 3000;
+  std::atomic<int> rounds{0};
+  mn::run(
+      [&] {
+        for (int i = 0; i < kRounds; i++) {
+          auto* wg = new mn::WaitGroup;
+          wg->add(2);
+          mn::go([wg] { wg->done(); });
+          mn::go([wg] { wg->done(); });
+          wg->wait();
+          delete wg;
+          rounds.fetch_add(1);
+        }
+      },
+      mn::Options{.procs = 2});
+  EXPECT_EQ(rounds.load(), kRounds);
+}
+
+TEST(Mutex, LastLockerFreesIt) {
+  const int kRounds = mn::testing_util::kUnderTsan ? 500 : 3000;
+  struct Shared {
+    mn::Mutex mu;
+    int finished = 0;  // guarded by mu
+  };
+  std::atomic<int> freed{0};
+  mn::run(
+      [&] {
+        mn::WaitGroup wg;
+        wg.add(kRounds);
+        for (int i = 0; i < kRounds; i++) {
+          auto* sh = new Shared;
+          for (int k = 0; k < 2; k++) {
+            mn::go([sh, &freed, &wg] {
+              sh->mu.lock();
+              mn::yield();  // hold it, so the other G queues behind us
+              bool last = ++sh->finished == 2;
+              sh->mu.unlock();
+              if (last) {
+                delete sh;
+                freed.fetch_add(1);
+                wg.done();
+              }
+            });
+          }
+        }
+        wg.wait();
+      },
+      mn::Options{.procs = 2});
+  EXPECT_EQ(freed.load(), kRounds);
+}
+
 TEST(WaitGroup, NegativeCounterThrows) {
   mn::WaitGroup wg;
   wg.add(1);
