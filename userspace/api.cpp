@@ -241,6 +241,11 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   if (!procs.ok()) ConfigError(procs.status());
   absl::StatusOr<int64_t> trace = SchedTraceFromEnv();
   if (!trace.ok()) ConfigError(trace.status());
+  KernelFeedback kf_mode = opts.kernel_feedback;
+  if (const char* kf = std::getenv("MN_KERNEL_FEEDBACK")) {
+    std::string error;
+    if (!ParseKernelFeedback(kf, &kf_mode, &error)) ConfigError(absl::InvalidArgumentError(error));
+  }
 
   std::size_t stack = opts.stack_size != 0 ? opts.stack_size : kDefaultStackSize;
   auto* rt = new Runtime(*procs, stack);
@@ -257,6 +262,18 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
     }
     reg.rt = rt;
     reg.signal_rt.store(rt, std::memory_order_release);
+  }
+  // Before the first M starts: each M registers its thread with the programs.
+  if (kf_mode == KernelFeedback::kOff) {
+    rt->kf_reason = "turned off (MN_KERNEL_FEEDBACK=off or Options::kernel_feedback)";
+  } else {
+    rt->ktel = KernelTelemetry::Open(rt->procs, &rt->kf_reason, &rt->kf_pin_error);
+    if (rt->ktel == nullptr && kf_mode == KernelFeedback::kRequired) {
+      std::fprintf(stderr, "mn: kernel feedback is required but unavailable: %s\n",
+                   rt->kf_reason.c_str());
+      std::fflush(stderr);
+      std::exit(2);
+    }
   }
   InstallSignalHandlers();
   InstallQuitHandler();
@@ -351,6 +368,25 @@ Stats stats() {
   st.handoffs = rt->handoffs.load(std::memory_order_relaxed);
   st.preempt_requests = rt->preempt_requests.load(std::memory_order_relaxed);
   st.hogs = rt->hogs.load(std::memory_order_relaxed);
+  return st;
+}
+
+KernelFeedbackStatus kernel_feedback_status() {
+  KernelFeedbackStatus st;
+  detail::ActiveRegistry& reg = detail::Registry();
+  std::lock_guard<std::mutex> reg_lock(reg.mu);  // keeps rt alive while it is read
+  detail::Runtime* rt = detail::GetM() != nullptr ? detail::GetM()->rt : reg.rt;
+  if (rt == nullptr) {
+    st.reason = "no runtime is active";
+    return st;
+  }
+  st.active = rt->ktel != nullptr;
+  if (st.active) {
+    st.pin_dir = rt->ktel->pin_dir();
+    if (!rt->kf_pin_error.empty()) st.reason = "not pinned: " + rt->kf_pin_error;
+  } else {
+    st.reason = rt->kf_reason;
+  }
   return st;
 }
 

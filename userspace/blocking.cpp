@@ -20,6 +20,7 @@ M* EnterBlocking(bool handoff_now) noexcept {
   m = GetM();
   if (handoff_now) {
     HandOffOwnP(m);
+    SetHint(m->hints->blocking, 1);
     return m;
   }
   for (;;) {
@@ -33,11 +34,13 @@ M* EnterBlocking(bool handoff_now) noexcept {
     PStateSlow(m);  // sysmon got in first (a preempt request, or taking the P)
     m = GetM();
   }
+  SetHint(m->hints->blocking, 1);  // this M for good: the call runs on this thread
   if (m->rt->sysmon_wait.load(std::memory_order_relaxed)) WakeSysmon(m->rt);
   return m;
 }
 
 void ExitBlocking(M* m) noexcept {
+  SetHint(m->hints->blocking, 0);
   uint32_t s = kPStateSyscall;
   // acquire: pairs with TakeP's release store, when it lost the race to us.
   if (m->pstate.compare_exchange_strong(s, 0, std::memory_order_acquire,

@@ -187,6 +187,7 @@ void AcquireP(M* m, P* pp) {
     Fatal("acquirep: P already in use");
   }
   m->p = pp;
+  SetHint(m->hints->p, pp->id);
   // A new tick, so that sysmon does not count the P's idle time as a G's run time.
   pp->Tick(pp->schedtick);
   pp->status.store(PStatus::kRunning, std::memory_order_relaxed);
@@ -202,6 +203,7 @@ P* ReleaseP(M* m) {
   pp->m.store(nullptr, std::memory_order_relaxed);
   pp->status.store(PStatus::kIdle, std::memory_order_relaxed);
   m->p = nullptr;
+  SetHint(m->hints->p, -1);
   return pp;
 }
 
@@ -245,7 +247,14 @@ void NewM(Runtime* rt, P* pp, bool spinning) {
   m->rt = rt;
   m->nextp = pp;
   m->spinning = spinning;
+  SetHint(m->hints->spinning, spinning);
   m->rand_state = reinterpret_cast<uintptr_t>(m) ^ static_cast<uint64_t>(NanoTime());
+  if (rt->ktel != nullptr) {
+    if (mn_m_hints* h = rt->ktel->hints(static_cast<int>(m->id))) {
+      *h = m->own_hints;  // the thread, not yet started, is the only other party
+      m->hints = h;
+    }
+  }
   rt->refs.fetch_add(1, std::memory_order_relaxed);
 
   pthread_attr_t attr;
@@ -284,6 +293,7 @@ void StartM(Runtime* rt, P* pp, bool spinning) {
   }
   if (m->spinning || m->nextp != nullptr) Fatal("startm: M is spinning or has a P");
   m->spinning = spinning;
+  SetHint(m->hints->spinning, spinning);
   m->nextp = pp;
   m->park.Wakeup();  // release: nextp and spinning are visible to the woken M
 }
@@ -301,7 +311,9 @@ bool StopM(M* m) {
     rt->nmidle++;
     CheckDead(rt);
   }
+  SetHint(m->hints->parked, 1);
   m->park.Sleep();
+  SetHint(m->hints->parked, 0);
   m->park.Clear();
   P* pp = m->nextp;
   if (pp == nullptr) return false;  // woken by StopRuntime
@@ -312,6 +324,7 @@ bool StopM(M* m) {
 
 void BecomeSpinning(M* m) {
   m->spinning = true;
+  SetHint(m->hints->spinning, true);
   m->rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
   m->rt->needspinning.store(0, std::memory_order_seq_cst);
 }
@@ -364,6 +377,7 @@ void MakeRunnable(G* g) {
 void ResetSpinning(M* m) {
   if (!m->spinning) Fatal("resetspinning: not a spinning M");
   m->spinning = false;
+  SetHint(m->hints->spinning, false);
   if (m->rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
     Fatal("resetspinning: negative nmspinning");
   }
@@ -393,7 +407,10 @@ G* StealWork(M* m) {
       }
       if (rt->idlep_mask.Read(e.pos)) continue;  // nothing to take from an idle P
       bool running = p2->status.load(std::memory_order_relaxed) == PStatus::kRunning;
-      if (G* g = pp->runq.StealFrom(p2->runq, last, running)) return g;
+      if (G* g = pp->runq.StealFrom(p2->runq, last, running)) {
+        pp->steals.fetch_add(1, std::memory_order_relaxed);
+        return g;
+      }
     }
   }
   return nullptr;
@@ -496,6 +513,7 @@ top:
   bool was_spinning = m->spinning;
   if (m->spinning) {
     m->spinning = false;
+    SetHint(m->hints->spinning, false);
     // seq_cst RMW: the spinner's half of the pairing. Everything read below is read
     // after it in the total order, so work published before a submitter saw our count
     // drop is found here.
@@ -535,7 +553,11 @@ top:
       int64_t delay = -1;
       if (until != 0) delay = std::max<int64_t>(0, until - NanoTime());
       GQueue list;
-      if (!rt->stopping.load(std::memory_order_acquire)) NetpollPoll(rt, delay, &list);
+      if (!rt->stopping.load(std::memory_order_acquire)) {
+        SetHint(m->hints->parked, 1);  // idle, in epoll_wait: no P, waiting for work
+        NetpollPoll(rt, delay, &list);
+        SetHint(m->hints->parked, 0);
+      }
       rt->poll_until.store(0, std::memory_order_seq_cst);
       rt->lastpoll.store(NanoTime(), std::memory_order_seq_cst);
       P* p2;
@@ -587,6 +609,7 @@ void StackPut(Runtime* rt, P* pp, const StackSlot& s);
 void Execute(M* m, G* g, bool inherit) {
   if (g->stack.lo == nullptr) AttachStack(m->rt, m->p, g);
   m->curg = g;
+  SetHint(m->hints->g, g->id);
   g->m.store(m, std::memory_order_relaxed);
   g->status.store(GStatus::kRunning, std::memory_order_relaxed);
   if (!inherit) {
@@ -616,6 +639,7 @@ void Execute(M* m, G* g, bool inherit) {
   // run() waited on.
   m->in_g.store(false, std::memory_order_release);
   m->curg = nullptr;
+  SetHint(m->hints->g, 0);
   if (!g->stack.guarded && !StackAllocator::CanaryIntact(g->stack)) {
     FatalStackOverflow(g, "detected on switch: it wrote below its stack");
   }
@@ -732,7 +756,9 @@ G* StopLockedM(M* m) {
       CheckDead(rt);
     }
   }
+  SetHint(m->hints->parked, 1);
   m->park.Sleep();
+  SetHint(m->hints->parked, 0);
   m->park.Clear();
   P* pp = m->nextp;
   if (pp == nullptr) return nullptr;  // woken by StopRuntime
@@ -795,7 +821,9 @@ void* MThreadMain(void* arg) {
   M* m = static_cast<M*>(arg);
   Runtime* rt = m->rt;
   SetM(m);
-  m->tid.store(static_cast<int32_t>(gettid()), std::memory_order_relaxed);
+  const auto tid = static_cast<int32_t>(gettid());
+  m->tid.store(tid, std::memory_order_relaxed);
+  if (rt->ktel != nullptr) rt->ktel->RegisterM(static_cast<int>(m->id), tid);
   m->eh_globals = abi::__cxa_get_globals();
   InitThreadContext(&m->g0);
   SetupAltStack(m);
@@ -810,6 +838,7 @@ void* MThreadMain(void* arg) {
   // Exiting: the runtime is stopping (nobody will take the P), or a locked G exited.
   if (m->spinning) {
     m->spinning = false;
+    SetHint(m->hints->spinning, false);
     rt->nmspinning.fetch_sub(1, std::memory_order_relaxed);
   }
   if (m->p != nullptr) ReleaseP(m);
@@ -818,6 +847,7 @@ void* MThreadMain(void* arg) {
     rt->nmexited++;
   }
   TeardownAltStack(m);
+  if (rt->ktel != nullptr) rt->ktel->UnregisterM(static_cast<int>(m->id), tid);
   SetM(nullptr);
   // release: everything this M (and the Gs it ran) did happens before WaitForMs returns.
   m->exited.store(true, std::memory_order_release);
@@ -1217,8 +1247,10 @@ bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why) {
   // The P is ours: the M cannot use it until it has seen kTaken.
   pp->m.store(nullptr, std::memory_order_relaxed);
   pp->status.store(PStatus::kIdle, std::memory_order_relaxed);
+  SetHint(m->hints->p, -1);  // before kTaken: after it the M may take another P at once
   m->pstate.store(kPStateTaken, std::memory_order_release);
   rt->handoffs.fetch_add(1, std::memory_order_relaxed);
+  pp->handoffs.fetch_add(1, std::memory_order_relaxed);
   if (hog) rt->hogs.fetch_add(1, std::memory_order_relaxed);
   HandoffP(rt, pp);
   return true;
@@ -1234,6 +1266,7 @@ void HandOffOwnP(M* m) {
   LeaveP(m);
   if (pp != nullptr) {
     m->rt->handoffs.fetch_add(1, std::memory_order_relaxed);
+    pp->handoffs.fetch_add(1, std::memory_order_relaxed);
     HandoffP(m->rt, pp);
   }
 }

@@ -12,10 +12,12 @@
 #include <exception>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "g.hpp"
+#include "kfeedback.hpp"
 #include "netpoll.hpp"
 #include "note.hpp"
 #include "runq.hpp"
@@ -73,7 +75,19 @@ struct M {
   std::atomic<bool> in_g{false};
   std::atomic<bool> exited{false};
   std::atomic<int32_t> tid{0};  // the thread's id, once it runs
+
+  // What this M does, for the kernel's side (mn_telemetry.h): the M's slot in the hints
+  // map when kernel feedback is on, else own_hints. Set before the thread starts; each
+  // field is stored alone (SetHint), by the M itself, or by sysmon when it takes the P.
+  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0};
+  mn_m_hints* hints = &own_hints;
 };
+
+// One word of an M's hints. Relaxed: each field is read alone, as a sample.
+template <typename T, typename V>
+inline void SetHint(T& field, V v) {
+  std::atomic_ref<T>(field).store(static_cast<T>(v), std::memory_order_relaxed);
+}
 
 struct P {
   int32_t id = 0;
@@ -101,6 +115,10 @@ struct P {
   // read racily by schedtrace.
   std::atomic<int64_t> gcount_delta{0};
   TimerHeap timers;
+  // For tools (mnstat, through the p_state map): Gs this P stole, and times it was
+  // taken from its M. Relaxed counters, read as samples.
+  std::atomic<uint64_t> steals{0};
+  std::atomic<uint64_t> handoffs{0};
   void AddG(int64_t d) {
     gcount_delta.store(gcount_delta.load(std::memory_order_relaxed) + d,
                        std::memory_order_relaxed);
@@ -258,6 +276,12 @@ struct Runtime {
   int32_t run_tid = 0;                // the thread blocked in run()
   sigset_t sigmask{};                 // its signal mask, which every M takes
   std::atomic<uint32_t> sysmon_tid{0};  // a futex word until sysmon has started
+
+  // Kernel telemetry (kfeedback.hpp): loaded before the first M starts, or null with the
+  // reason in kf_reason; kf_pin_error says why the maps are not pinned, if they are not.
+  std::unique_ptr<KernelTelemetry> ktel;
+  std::string kf_reason;
+  std::string kf_pin_error;
 };
 
 }  // namespace mn::detail

@@ -26,6 +26,12 @@ absl::StatusOr<int64_t> SchedTraceFromEnv() {
   return ms;
 }
 
+std::string KernelFeedbackLine(Runtime* rt) {
+  if (rt->ktel == nullptr) return "SCHED kernel feedback: off: " + rt->kf_reason;
+  if (!rt->kf_pin_error.empty()) return "SCHED kernel feedback: on, not pinned: " + rt->kf_pin_error;
+  return "SCHED kernel feedback: on, maps pinned in " + rt->ktel->pin_dir();
+}
+
 std::string SchedTraceLine(Runtime* rt) {
   int64_t since_ms = (NanoTime() - rt->start_ns) / 1'000'000;
   std::string per_p;

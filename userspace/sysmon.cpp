@@ -31,6 +31,7 @@
 namespace mn::detail {
 
 std::string SchedTraceLine(Runtime* rt);  // schedtrace.cpp
+std::string KernelFeedbackLine(Runtime* rt);  // schedtrace.cpp
 
 namespace {
 
@@ -116,6 +117,23 @@ void SysmonSleep(Runtime* rt, int64_t ns) {
   rt->sysmon_wake.exchange(0, std::memory_order_acquire);
 }
 
+// A sample of every P for tools (the p_state map); a few relaxed stores per P.
+void PublishPState(Runtime* rt, int64_t now) {
+  for (int i = 0; i < rt->procs; i++) {
+    P* pp = rt->allp[i].get();
+    mn_p_state* ps = rt->ktel->p_state(i);
+    if (ps == nullptr) continue;
+    M* owner = pp->m.load(std::memory_order_relaxed);
+    SetHint(ps->running, pp->status.load(std::memory_order_relaxed) == PStatus::kRunning);
+    SetHint(ps->m, owner != nullptr ? owner->id : -1);
+    SetHint(ps->runq, pp->runq.Size());
+    SetHint(ps->steals, pp->steals.load(std::memory_order_relaxed));
+    SetHint(ps->handoffs, pp->handoffs.load(std::memory_order_relaxed));
+    SetHint(ps->schedtick, pp->schedtick.load(std::memory_order_relaxed));
+    SetHint(ps->sample_ns, now);
+  }
+}
+
 void SysmonMain(Runtime* rt) {
   rt->sysmon_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
   FutexWake(&rt->sysmon_tid, 1);
@@ -124,6 +142,7 @@ void SysmonMain(Runtime* rt) {
   int64_t delay_us = kMinDelayUs;
   int64_t trace_ns = rt->schedtrace_ms * 1'000'000;
   int64_t next_trace = trace_ns > 0 ? NanoTime() + trace_ns : 0;
+  if (trace_ns > 0) std::fputs((KernelFeedbackLine(rt) + "\n").c_str(), stderr);  // once
   for (;;) {
     if (idle == 0) {
       delay_us = kMinDelayUs;
@@ -154,6 +173,7 @@ void SysmonMain(Runtime* rt) {
         idle = 0;
       }
     }
+    if (rt->ktel != nullptr) PublishPState(rt, now);
     // Every P idle: nothing to retake or preempt until one is taken again.
     if (rt->npidle.load(std::memory_order_relaxed) == rt->procs) {
       bool slept = false;

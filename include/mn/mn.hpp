@@ -6,6 +6,7 @@
 #include "mn/chan.hpp"
 #include "mn/cond.hpp"
 #include "mn/context.hpp"
+#include "mn/kernel_feedback.hpp"
 #include "mn/mutex.hpp"
 #include "mn/net.hpp"
 #include "mn/netpoll.hpp"

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "mn/kernel_feedback.hpp"
 
 namespace mn {
 
@@ -31,6 +32,8 @@ struct Options {
   // the process will do, so it never calls a deadlock while a thread that is not its own
   // exists (the caller of run() aside), and once it has seen one it stops checking.
   bool detect_deadlock = true;
+  // Kernel telemetry through BPF (mn/kernel_feedback.hpp). MN_KERNEL_FEEDBACK overrides.
+  KernelFeedback kernel_feedback = KernelFeedback::kAuto;
 };
 
 // Checks `opts` without starting anything. The message names the field and its value.

@@ -1,0 +1,89 @@
+/* The records the telemetry programs (telemetry.bpf.c) share with user space: the runtime
+ * (userspace/kfeedback.cpp), tools/mnstat, and anyone running `bpftool map dump`. Field
+ * names are part of the interface: bpftool prints them.
+ *
+ * The header includes nothing: the BPF side gets __u32/__u64 from vmlinux.h, user space
+ * includes <linux/types.h> first and may wrap this in a namespace.
+ *
+ * Invariants:
+ *  - m_telemetry[slot] and cpu_state[cpu] are written by BPF programs and read by user
+ *    space with plain loads through mmap. Each carries `seq`, odd while a writer is inside:
+ *    a reader copies the record between two reads of an equal, even seq. Writers of one
+ *    M's record may run on two CPUs at once (a wakeup and a migration), so a writer takes
+ *    the odd value with a CAS and gives up the event rather than wait.
+ *  - m_hints[slot] and p_state[p] are written by the runtime (plain stores through mmap)
+ *    and read by BPF programs and tools; each field is one aligned word, read alone.
+ *  - Slots are the runtime's M ids; an M with an id at or past MN_MAX_MS is not tracked.
+ */
+#ifndef MN_TELEMETRY_H
+#define MN_TELEMETRY_H
+
+#define MN_MAX_MS 1024
+#define MN_MAX_CPUS 1024
+#define MN_MAX_PS 1024
+#define MN_WAIT_BUCKETS 32
+
+/* What the kernel is doing with an M. */
+enum mn_m_state {
+  mn_none = 0,      /* slot unused, or the M has not switched since it was registered */
+  mn_on_cpu = 1,    /* running */
+  mn_runnable = 2,  /* woken, waiting for a CPU */
+  mn_preempted = 3, /* switched out while runnable: waiting for a CPU */
+  mn_blocked = 4,   /* switched out asleep (futex, I/O, page fault, ...) */
+  mn_exited = 5,    /* the thread ended */
+};
+
+struct mn_m_telemetry {
+  __u64 seq;
+  __u32 tid;
+  __s32 cpu;                 /* the CPU it runs on, or last ran or was queued on */
+  enum mn_m_state state;
+  __u32 pad0;
+  __u64 since_ns;            /* CLOCK_MONOTONIC when `state` began */
+  __u64 oncpu_ns;            /* total time on a CPU (up to the last switch out) */
+  __u64 nr_preempted;        /* involuntary switches out */
+  __u64 nr_blocked;          /* voluntary switches out */
+  __u64 nr_wakeups;
+  __u64 nr_migrations;
+  __u64 runq_wait_ns;        /* total time runnable but not running */
+  __u64 runq_wait_max_ns;
+  __u64 runq_wait_count;     /* waits summed in runq_wait_ns */
+  /* runq_wait_hist[i] counts waits of [2^i, 2^(i+1)) ns; [0] also holds 0 ns, the last
+   * bucket everything from 2^31 ns (2.1 s) up. */
+  __u64 runq_wait_hist[MN_WAIT_BUCKETS];
+  __u64 runnable_since_ns;   /* when the current wait for a CPU began (runnable/preempted) */
+  __u64 nr_dropped;          /* events given up because another CPU was writing */
+};
+
+struct mn_cpu_state {
+  __u64 seq;
+  __u32 idle;      /* 1 while the CPU runs its idle task */
+  __u32 runs_m;    /* 1 while it runs one of this runtime's Ms */
+  __s32 m;         /* that M's slot, or -1 */
+  __u32 tid;       /* the thread running there (0 when idle) */
+  __u64 since_ns;  /* the last switch on this CPU that changed the fields above */
+};
+
+/* Written by the runtime for each of its Ms; the sched_ext scheduler reads it. */
+struct mn_m_hints {
+  __u32 tid;
+  __s32 p;          /* the P held, or -1 */
+  __u64 g;          /* the id of the G running, or 0 (on the scheduler's own stack) */
+  __u32 spinning;   /* looking for work */
+  __u32 blocking;   /* inside mn::blocking or a wrapped system call */
+  __u32 parked;     /* asleep in the runtime (or in the poller), waiting for work */
+};
+
+/* Written by the runtime's sysmon, for tools: a sample of each P. */
+struct mn_p_state {
+  __s32 id;
+  __u32 running;    /* 1 when owned by an M, 0 when idle */
+  __s32 m;          /* the owning M's slot, or -1 */
+  __u32 runq;       /* Gs in its local run queue */
+  __u64 steals;     /* times this P stole work (half a victim's queue each time) */
+  __u64 handoffs;   /* times this P was taken from an M in a blocking call or a hog */
+  __u64 schedtick;
+  __u64 sample_ns;  /* when sysmon wrote this */
+};
+
+#endif /* MN_TELEMETRY_H */

@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Kernel telemetry for one mnsched runtime: what the scheduler does to each of its Ms.
+ *
+ * One instance is loaded per runtime process, with its own maps (mn_telemetry.h describes
+ * the records). Programs on the scheduler's tracepoints keep, per M, whether it is on a
+ * CPU, preempted (switched out still runnable) or blocked (switched out asleep), since
+ * when, and how long it waited for a CPU; and per CPU, whether it is idle and whether one
+ * of the runtime's Ms runs there.
+ *
+ * Invariants:
+ *  - Only threads in `tracked` are followed. The runtime adds an M's tid when the M
+ *    starts and removes it when it ends. Another task costs one compare of its tgid with
+ *    the runtime's (set read-only before load), and a thread of the process that is not
+ *    an M one hash lookup.
+ *  - A wait for a CPU starts at a wakeup or at a switch-out that leaves the task runnable
+ *    (preempt, or prev_state == TASK_RUNNING: __schedule only dequeues a task that
+ *    switches out voluntarily with a sleeping state), and ends at the next switch-in.
+ *  - Writers of one M's record may run on two CPUs at once (a wakeup on the waker's CPU
+ *    and a migration by the load balancer), so each takes the record's seq from even to
+ *    odd with a CAS, and drops its event (counting it) if it cannot within a few tries:
+ *    a BPF program must not wait unboundedly, and a lost event costs one sample.
+ *  - cpu_state[cpu] has one writer: sched_switch on that CPU, which the rq lock
+ *    serialises. It is written only when one of its fields changes, so switches between
+ *    other tasks leave it (and its cache line) alone.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "mn_telemetry.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+/* Set by the runtime before load: its process id (the kernel's tgid). */
+const volatile __u32 target_tgid = 0;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, MN_MAX_MS);
+  __type(key, __u32);   /* tid */
+  __type(value, __u32); /* slot in m_telemetry and hints */
+} tracked SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, MN_MAX_MS);
+  __type(key, __u32);
+  __type(value, struct mn_m_telemetry);
+} m_telemetry SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, MN_MAX_CPUS); /* resized to the possible CPUs before load */
+  __type(key, __u32);
+  __type(value, struct mn_cpu_state);
+} cpu_state SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, MN_MAX_MS);
+  __type(key, __u32);
+  __type(value, struct mn_m_hints);
+} hints SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, MN_MAX_PS); /* resized to the runtime's Ps before load */
+  __type(key, __u32);
+  __type(value, struct mn_p_state);
+} p_state SEC(".maps");
+
+#define TASK_RUNNING 0
+#define LOCK_TRIES 32
+
+/* The record of t if t is one of the runtime's Ms; its slot goes to *slot_out. */
+static __always_inline struct mn_m_telemetry *lookup_m(struct task_struct *t, __s32 *slot_out) {
+  if (t->tgid != target_tgid) return NULL;
+  __u32 tid = t->pid;
+  __u32 *slot = bpf_map_lookup_elem(&tracked, &tid);
+  if (!slot) return NULL;
+  __u32 s = *slot;
+  *slot_out = s;
+  return bpf_map_lookup_elem(&m_telemetry, &s);
+}
+
+/* Takes the record's seq from even to odd; see the invariants. */
+static __always_inline int rec_lock(struct mn_m_telemetry *r) {
+  for (int i = 0; i < LOCK_TRIES; i++) {
+    __u64 s = *(volatile __u64 *)&r->seq;
+    if (s & 1) continue;
+    /* A full barrier: the stores below cannot move above it, and a reader that sees the
+     * old even seq after them will see this change at its second read and retry. */
+    if (__sync_val_compare_and_swap(&r->seq, s, s + 1) == s) return 1;
+  }
+  __sync_fetch_and_add(&r->nr_dropped, 1);
+  return 0;
+}
+
+static __always_inline void rec_unlock(struct mn_m_telemetry *r) {
+  /* Full barrier again: the stores above are visible before seq turns even. */
+  __sync_fetch_and_add(&r->seq, 1);
+}
+
+static __always_inline __u32 log2_bucket(__u64 v) {
+  __u32 r = 0;
+  if (v >> 32) { v >>= 32; r += 32; }
+  if (v >> 16) { v >>= 16; r += 16; }
+  if (v >> 8) { v >>= 8; r += 8; }
+  if (v >> 4) { v >>= 4; r += 4; }
+  if (v >> 2) { v >>= 2; r += 2; }
+  if (v >> 1) { r += 1; }
+  return r < MN_WAIT_BUCKETS ? r : MN_WAIT_BUCKETS - 1;
+}
+
+static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
+  if (r->state != mn_runnable && r->state != mn_preempted) return;
+  __u64 wait = now > r->runnable_since_ns ? now - r->runnable_since_ns : 0;
+  r->runq_wait_ns += wait;
+  r->runq_wait_count++;
+  if (wait > r->runq_wait_max_ns) r->runq_wait_max_ns = wait;
+  __u32 b = log2_bucket(wait);
+  if (b < MN_WAIT_BUCKETS) r->runq_wait_hist[b]++;
+}
+
+SEC("tp_btf/sched_switch")
+int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
+             unsigned int prev_state) {
+  __u64 now = bpf_ktime_get_ns();
+  __u32 cpu = bpf_get_smp_processor_id();
+
+  __s32 slot = -1;
+  struct mn_m_telemetry *r = lookup_m(prev, &slot);
+  if (r && rec_lock(r)) {
+    if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
+    if (preempt || prev_state == TASK_RUNNING) {
+      r->state = mn_preempted;
+      r->nr_preempted++;
+      r->runnable_since_ns = now;
+    } else {
+      r->state = mn_blocked;
+      r->nr_blocked++;
+    }
+    r->since_ns = now;
+    r->cpu = cpu;
+    rec_unlock(r);
+  }
+
+  __s32 next_slot = -1;
+  __u32 next_tid = 0;
+  r = lookup_m(next, &next_slot);
+  if (r) {
+    next_tid = next->pid;
+    if (rec_lock(r)) {
+      end_wait(r, now);
+      r->state = mn_on_cpu;
+      r->since_ns = now;
+      r->cpu = cpu;
+      rec_unlock(r);
+    }
+  }
+
+  struct mn_cpu_state *c = bpf_map_lookup_elem(&cpu_state, &cpu);
+  if (c) {
+    __u32 idle = next->pid == 0;
+    __u32 runs_m = next_slot >= 0;
+    if (c->idle != idle || c->runs_m != runs_m || c->m != next_slot || c->tid != next_tid) {
+      /* The atomic adds are full barriers (BPF has no fence): odd before the stores,
+       * even after them. */
+      __sync_fetch_and_add(&c->seq, 1);
+      c->idle = idle;
+      c->runs_m = runs_m;
+      c->m = next_slot;
+      c->tid = next_tid;
+      c->since_ns = now;
+      __sync_fetch_and_add(&c->seq, 1);
+    }
+  }
+  return 0;
+}
+
+static __always_inline int on_wakeup(struct task_struct *p) {
+  __s32 slot;
+  struct mn_m_telemetry *r = lookup_m(p, &slot);
+  if (!r || !rec_lock(r)) return 0;
+  __u64 now = bpf_ktime_get_ns();
+  if (r->state != mn_on_cpu && r->state != mn_preempted) {
+    r->state = mn_runnable;
+    r->runnable_since_ns = now;
+    r->since_ns = now;
+  }
+  r->nr_wakeups++;
+  r->cpu = p->thread_info.cpu;
+  rec_unlock(r);
+  return 0;
+}
+
+SEC("tp_btf/sched_wakeup")
+int BPF_PROG(mn_sched_wakeup, struct task_struct *p) { return on_wakeup(p); }
+
+SEC("tp_btf/sched_wakeup_new")
+int BPF_PROG(mn_sched_wakeup_new, struct task_struct *p) { return on_wakeup(p); }
+
+SEC("tp_btf/sched_migrate_task")
+int BPF_PROG(mn_sched_migrate_task, struct task_struct *p, int dest_cpu) {
+  __s32 slot;
+  struct mn_m_telemetry *r = lookup_m(p, &slot);
+  if (!r || !rec_lock(r)) return 0;
+  r->nr_migrations++;
+  r->cpu = dest_cpu;
+  rec_unlock(r);
+  return 0;
+}

@@ -1,0 +1,30 @@
+// Kernel feedback: BPF programs that tell the runtime what the kernel does to its Ms
+// (docs/kernel-feedback.md).
+//
+// Options::kernel_feedback, or MN_KERNEL_FEEDBACK (which wins when set, so that an
+// operator can switch it without rebuilding):
+//   auto      (default) load the programs when the process may (root, or CAP_BPF with
+//             CAP_PERFMON) and the kernel has BTF; otherwise run without them and say why
+//             once, in mn::kernel_feedback_status() and in schedtrace.
+//   off       never load them.
+//   required  exit with code 2 and the reason when they cannot be loaded.
+// A bad MN_KERNEL_FEEDBACK value exits with code 2 naming it, as any bad configuration.
+#pragma once
+
+#include <string>
+
+namespace mn {
+
+enum class KernelFeedback { kAuto, kOff, kRequired };
+
+struct KernelFeedbackStatus {
+  bool active = false;  // the telemetry programs are loaded and attached
+  std::string reason;   // why they are not, when !active
+  std::string pin_dir;  // where the maps are pinned (/sys/fs/bpf/mnsched/<pid>), or ""
+};
+
+// The active runtime's state; outside a runtime, !active with the reason "no runtime is
+// active".
+KernelFeedbackStatus kernel_feedback_status();
+
+}  // namespace mn

@@ -1,0 +1,380 @@
+// KernelTelemetry: see kfeedback.hpp for the invariants, bpf/telemetry.bpf.c for what
+// the programs record, and docs/kernel-feedback.md for the user's view.
+#include "kfeedback.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/capability.h>
+#include <linux/magic.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdio>
+#include <cstring>
+#include <string_view>
+
+#include "absl/strings/str_format.h"
+
+#if MN_WITH_BPF
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "telemetry.skel.h"
+#endif
+
+namespace mn::detail {
+
+#if MN_WITH_BPF
+namespace {
+
+constexpr const char* kBpfFsRoot = "/sys/fs/bpf";
+constexpr const char* kPinRoot = "/sys/fs/bpf/mnsched";
+constexpr const char* kPinnedMaps[] = {"m_telemetry", "cpu_state", "hints", "p_state"};
+
+int64_t MonoNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock bpf_ktime_get_ns reads
+  return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Copies a record guarded by a BPF-side seq count (mn_telemetry.h): two equal, even reads
+// of seq around the copy. The kernel writes with atomic RMWs (full barriers); the acquire
+// loads and fence here pair with them.
+// A word of a record that the kernel may be writing: read whole, through a type that
+// may alias the record.
+using AliasU64 = uint64_t __attribute__((may_alias));
+
+template <typename T>
+bool SeqRead(const T* rec, T* out) {
+  static_assert(sizeof(T) % 8 == 0 && offsetof(T, seq) == 0);
+  auto* words = reinterpret_cast<const AliasU64*>(rec);
+  for (int tries = 0; tries < 100; tries++) {
+    uint64_t s1 = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
+    if (s1 & 1) continue;
+    uint64_t copy[sizeof(T) / 8];
+    for (std::size_t i = 0; i < sizeof(T) / 8; i++) copy[i] = __atomic_load_n(&words[i], __ATOMIC_RELAXED);
+    std::atomic_thread_fence(std::memory_order_acquire);
+    if (__atomic_load_n(&words[0], __ATOMIC_RELAXED) == s1) {
+      std::memcpy(static_cast<void*>(out), copy, sizeof(T));
+      return true;
+    }
+  }
+  return false;
+}
+
+bool HasCap(const __user_cap_data_struct* d, int cap) {
+  return (d[cap / 32].effective >> (cap % 32)) & 1;
+}
+
+// Why this process may not load tracing programs, or "".
+std::string CapabilityProblem() {
+  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
+  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
+  if (syscall(SYS_capget, &hdr, data) != 0) {
+    return absl::StrFormat("capget: %s", std::strerror(errno));
+  }
+  if (HasCap(data, CAP_SYS_ADMIN)) return "";
+  if (HasCap(data, CAP_BPF) && HasCap(data, CAP_PERFMON)) return "";
+  return "the process has neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON (run as root, "
+         "or grant them: setcap cap_bpf,cap_perfmon+ep <binary>)";
+}
+
+void RemoveDir(const std::string& dir) {
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      std::string_view n = e->d_name;
+      if (n == "." || n == "..") continue;
+      unlink((dir + "/" + e->d_name).c_str());
+    }
+    closedir(d);
+  }
+  rmdir(dir.c_str());
+}
+
+// libbpf's messages for the load in progress, so that a failure can quote them.
+thread_local std::string* libbpf_log = nullptr;
+
+int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list ap) {
+  if (level == LIBBPF_DEBUG || libbpf_log == nullptr) return 0;
+  char buf[512];
+  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
+  if (n > 0 && libbpf_log->size() < 4096) libbpf_log->append(buf);
+  return 0;
+}
+
+// The last non-empty line libbpf printed, for an error message.
+std::string LastLine(const std::string& log) {
+  std::string_view v = log;
+  while (!v.empty() && v.back() == '\n') v.remove_suffix(1);
+  std::size_t nl = v.rfind('\n');
+  if (nl != std::string_view::npos) v.remove_prefix(nl + 1);
+  return std::string(v);
+}
+
+void* MapArray(bpf_map* map, std::size_t* len) {
+  std::size_t elem = (bpf_map__value_size(map) + 7) & ~std::size_t{7};
+  std::size_t page = static_cast<std::size_t>(sysconf(_SC_PAGESIZE));
+  *len = (elem * bpf_map__max_entries(map) + page - 1) / page * page;
+  void* p = mmap(nullptr, *len, PROT_READ | PROT_WRITE, MAP_SHARED, bpf_map__fd(map), 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+// The kernel's id of the map behind fd, or 0.
+__u32 MapId(int fd) {
+  bpf_map_info info{};
+  __u32 len = sizeof info;
+  return bpf_obj_get_info_by_fd(fd, &info, &len) == 0 ? info.id : 0;
+}
+
+// The id of the map pinned at path, or 0.
+__u32 PinnedMapId(const std::string& path) {
+  int fd = bpf_obj_get(path.c_str());
+  if (fd < 0) return 0;
+  __u32 id = MapId(fd);
+  close(fd);
+  return id;
+}
+
+// Whether process `pid` still holds the map pinned at `path` (its fds name the map's id).
+bool ProcessHoldsMap(pid_t pid, const std::string& path) {
+  __u32 id = PinnedMapId(path);
+  if (id == 0) return false;
+  std::string want = absl::StrFormat("map_id:\t%u\n", id);
+  std::string fdinfo = absl::StrFormat("/proc/%d/fdinfo", pid);
+  DIR* d = opendir(fdinfo.c_str());
+  if (d == nullptr) return false;
+  bool found = false;
+  char buf[1024];
+  while (!found) {
+    dirent* e = readdir(d);
+    if (e == nullptr) break;
+    if (e->d_name[0] == '.') continue;
+    int f = open((fdinfo + "/" + e->d_name).c_str(), O_RDONLY | O_CLOEXEC);
+    if (f < 0) continue;
+    ssize_t n = read(f, buf, sizeof buf - 1);
+    close(f);
+    if (n > 0) {
+      buf[n] = 0;
+      found = std::strstr(buf, want.c_str()) != nullptr;
+    }
+  }
+  closedir(d);
+  return found;
+}
+
+// Removes pin directories whose process is gone (or is another program now).
+void CleanStalePins() {
+  DIR* d = opendir(kPinRoot);
+  if (d == nullptr) return;
+  while (dirent* e = readdir(d)) {
+    char* end = nullptr;
+    long pid = std::strtol(e->d_name, &end, 10);
+    if (end == e->d_name || *end != 0 || pid <= 0) continue;
+    std::string dir = absl::StrFormat("%s/%ld", kPinRoot, pid);
+    bool alive = kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
+    // Our own pid: a runtime of this process that never ended (or a reused pid).
+    if (!alive || pid == getpid() ||
+        !ProcessHoldsMap(static_cast<pid_t>(pid), dir + "/m_telemetry")) {
+      RemoveDir(dir);
+    }
+  }
+  closedir(d);
+}
+
+}  // namespace
+#endif  // MN_WITH_BPF
+
+bool ParseKernelFeedback(const char* text, KernelFeedback* out, std::string* error) {
+  std::string_view v = text;
+  if (v == "auto") {
+    *out = KernelFeedback::kAuto;
+  } else if (v == "off") {
+    *out = KernelFeedback::kOff;
+  } else if (v == "required") {
+    *out = KernelFeedback::kRequired;
+  } else {
+    *error = absl::StrFormat("MN_KERNEL_FEEDBACK=\"%s\": must be auto, off or required", text);
+    return false;
+  }
+  return true;
+}
+
+#if MN_WITH_BPF
+
+std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, std::string* why_not,
+                                                       std::string* pin_error) {
+  if (std::string cap = CapabilityProblem(); !cap.empty()) {
+    *why_not = cap;
+    return nullptr;
+  }
+  if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+    *why_not = "the kernel has no BTF (/sys/kernel/btf/vmlinux is missing: CONFIG_DEBUG_INFO_BTF is off)";
+    return nullptr;
+  }
+  std::string log;
+  libbpf_log = &log;
+  libbpf_print_fn_t old = libbpf_set_print(&LibbpfPrint);
+  std::unique_ptr<KernelTelemetry> kt(new KernelTelemetry());
+  auto fail = [&](const char* step, int err) {
+    std::string last = LastLine(log);
+    *why_not = absl::StrFormat("%s: %s%s%s", step, std::strerror(err < 0 ? -err : err),
+                               last.empty() ? "" : ": ", last);
+    libbpf_set_print(old);
+    libbpf_log = nullptr;
+    return nullptr;
+  };
+  kt->skel_ = mn_telemetry_bpf__open();
+  if (kt->skel_ == nullptr) return fail("opening the BPF object", errno);
+  kt->procs_ = procs;
+  kt->ncpus_ = libbpf_num_possible_cpus();
+  if (kt->ncpus_ <= 0) return fail("counting the possible CPUs", kt->ncpus_);
+  kt->skel_->rodata->target_tgid = static_cast<__u32>(getpid());
+  bpf_map__set_max_entries(kt->skel_->maps.cpu_state, static_cast<__u32>(kt->ncpus_));
+  bpf_map__set_max_entries(kt->skel_->maps.p_state, static_cast<__u32>(procs));
+  if (int err = mn_telemetry_bpf__load(kt->skel_); err != 0) return fail("loading the BPF programs", err);
+  if (int err = mn_telemetry_bpf__attach(kt->skel_); err != 0) return fail("attaching the BPF programs", err);
+  libbpf_set_print(old);
+  libbpf_log = nullptr;
+
+  auto& maps = kt->skel_->maps;
+  kt->m_ = static_cast<mn_m_telemetry*>(MapArray(maps.m_telemetry, &kt->m_len_));
+  kt->cpu_ = static_cast<mn_cpu_state*>(MapArray(maps.cpu_state, &kt->cpu_len_));
+  kt->hints_ = static_cast<mn_m_hints*>(MapArray(maps.hints, &kt->hints_len_));
+  kt->p_ = static_cast<mn_p_state*>(MapArray(maps.p_state, &kt->p_len_));
+  if (kt->m_ == nullptr || kt->cpu_ == nullptr || kt->hints_ == nullptr || kt->p_ == nullptr) {
+    *why_not = absl::StrFormat("mapping the BPF maps: %s", std::strerror(errno));
+    return nullptr;
+  }
+  for (int i = 0; i < MN_MAX_MS; i++) kt->hints_[i].p = -1;
+  for (int i = 0; i < procs; i++) {
+    kt->p_[i].id = i;
+    kt->p_[i].m = -1;
+  }
+  kt->tracked_fd_ = bpf_map__fd(maps.tracked);
+  *pin_error = kt->Pin();
+  return kt;
+}
+
+std::string KernelTelemetry::Pin() {
+  struct statfs fs {};
+  if (statfs(kBpfFsRoot, &fs) != 0 || fs.f_type != BPF_FS_MAGIC) {
+    // As bpftool does: mount the BPF filesystem where it belongs when nobody has.
+    if (mount("bpf", kBpfFsRoot, "bpf", 0, "mode=0700") != 0) {
+      return absl::StrFormat("%s is not a BPF filesystem and mounting one failed: %s", kBpfFsRoot,
+                             std::strerror(errno));
+    }
+  }
+  if (mkdir(kPinRoot, 0755) != 0 && errno != EEXIST) {
+    return absl::StrFormat("mkdir %s: %s", kPinRoot, std::strerror(errno));
+  }
+  CleanStalePins();
+  std::string dir = absl::StrFormat("%s/%d", kPinRoot, getpid());
+  if (mkdir(dir.c_str(), 0755) != 0) {
+    return absl::StrFormat("mkdir %s: %s", dir, std::strerror(errno));
+  }
+  bpf_map* maps[] = {skel_->maps.m_telemetry, skel_->maps.cpu_state, skel_->maps.hints,
+                     skel_->maps.p_state};
+  for (int i = 0; i < 4; i++) {
+    std::string path = dir + "/" + kPinnedMaps[i];
+    if (int err = bpf_map__pin(maps[i], path.c_str()); err != 0) {
+      RemoveDir(dir);
+      return absl::StrFormat("pinning %s: %s", path, std::strerror(-err));
+    }
+  }
+  pin_dir_ = dir;
+  return "";
+}
+
+KernelTelemetry::~KernelTelemetry() {
+  // Only if the pins are still ours: a later runtime of this process may have replaced
+  // them (CleanStalePins) while this one waited for a straggling M thread.
+  if (!pin_dir_.empty() &&
+      PinnedMapId(pin_dir_ + "/m_telemetry") == MapId(bpf_map__fd(skel_->maps.m_telemetry))) {
+    RemoveDir(pin_dir_);
+  }
+  if (m_ != nullptr) munmap(m_, m_len_);
+  if (cpu_ != nullptr) munmap(cpu_, cpu_len_);
+  if (hints_ != nullptr) munmap(hints_, hints_len_);
+  if (p_ != nullptr) munmap(p_, p_len_);
+  if (skel_ != nullptr) mn_telemetry_bpf__destroy(skel_);
+}
+
+void KernelTelemetry::RegisterM(int slot, pid_t tid) {
+  if (slot < 0 || slot >= MN_MAX_MS) return;
+  // The programs do not touch the record until the tid is in `tracked`, below.
+  mn_m_telemetry& r = m_[slot];
+  r.tid = static_cast<__u32>(tid);
+  r.cpu = sched_getcpu();
+  r.state = mn_on_cpu;
+  r.since_ns = static_cast<__u64>(MonoNs());
+  std::atomic_ref<__u32>(hints_[slot].tid).store(static_cast<__u32>(tid), std::memory_order_relaxed);
+  __u32 key = static_cast<__u32>(tid), value = static_cast<__u32>(slot);
+  bpf_map_update_elem(tracked_fd_, &key, &value, BPF_ANY);
+}
+
+void KernelTelemetry::UnregisterM(int slot, pid_t tid) {
+  if (slot < 0 || slot >= MN_MAX_MS) return;
+  __u32 key = static_cast<__u32>(tid);
+  bpf_map_delete_elem(tracked_fd_, &key);
+  // A program that looked the tid up just before may still be writing: take the record's
+  // seq the way the programs do.
+  std::atomic_ref<__u64> seq(m_[slot].seq);
+  for (int tries = 0; tries < 1000; tries++) {
+    __u64 s = seq.load(std::memory_order_relaxed);
+    if ((s & 1) == 0 && seq.compare_exchange_strong(s, s + 1, std::memory_order_acquire)) {
+      m_[slot].state = mn_exited;
+      m_[slot].since_ns = static_cast<__u64>(MonoNs());
+      seq.fetch_add(1, std::memory_order_release);  // pairs with SeqRead's acquire
+      break;
+    }
+  }
+  std::atomic_ref<__s32>(hints_[slot].p).store(-1, std::memory_order_relaxed);
+}
+
+mn_m_hints* KernelTelemetry::hints(int slot) const {
+  return slot >= 0 && slot < MN_MAX_MS ? &hints_[slot] : nullptr;
+}
+
+mn_p_state* KernelTelemetry::p_state(int p) const {
+  return p >= 0 && p < procs_ ? &p_[p] : nullptr;
+}
+
+bool KernelTelemetry::ReadM(int slot, mn_m_telemetry* out) const {
+  if (slot < 0 || slot >= MN_MAX_MS) return false;
+  return SeqRead(&m_[slot], out);
+}
+
+bool KernelTelemetry::ReadCpu(int cpu, mn_cpu_state* out) const {
+  if (cpu < 0 || cpu >= ncpus_) return false;
+  return SeqRead(&cpu_[cpu], out);
+}
+
+#else  // !MN_WITH_BPF
+
+std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int, std::string* why_not, std::string*) {
+  *why_not = "mnsched was built without BPF (MN_WITH_BPF=OFF, or no kernel BTF on the build machine)";
+  return nullptr;
+}
+KernelTelemetry::~KernelTelemetry() = default;
+void KernelTelemetry::RegisterM(int, pid_t) {}
+void KernelTelemetry::UnregisterM(int, pid_t) {}
+mn_m_hints* KernelTelemetry::hints(int) const { return nullptr; }
+mn_p_state* KernelTelemetry::p_state(int) const { return nullptr; }
+bool KernelTelemetry::ReadM(int, mn_m_telemetry*) const { return false; }
+bool KernelTelemetry::ReadCpu(int, mn_cpu_state*) const { return false; }
+std::string KernelTelemetry::Pin() { return ""; }
+
+#endif  // MN_WITH_BPF
+
+}  // namespace mn::detail

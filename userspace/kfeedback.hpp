@@ -1,0 +1,71 @@
+// KernelTelemetry: one runtime's instance of the BPF telemetry programs (bpf/telemetry.bpf.c)
+// and its maps, mapped into this process.
+//
+// Invariants:
+//  - Loaded before the first M starts and destroyed with the Runtime, after every M
+//    thread has ended (the last Unref), so an M's hints pointer never outlives the map.
+//  - Reading telemetry is plain loads from the mmapped maps: no system call. Registering
+//    an M (a map update) is one system call on the M's thread start, never on a
+//    scheduling path.
+//  - Pins live under /sys/fs/bpf/mnsched/<pid>/; a runtime removes its own when it is
+//    destroyed and, when it starts, those of processes that no longer hold the maps.
+#pragma once
+
+#include <linux/types.h>
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "mn/kernel_feedback.hpp"
+
+struct mn_telemetry_bpf;  // the skeleton (build/<preset>/bpf/telemetry.skel.h)
+
+namespace mn::detail {
+#include "../bpf/mn_telemetry.h"
+
+// "auto", "off" or "required"; any other text is an InvalidArgument naming it.
+bool ParseKernelFeedback(const char* text, KernelFeedback* out, std::string* error);
+
+class KernelTelemetry {
+ public:
+  // Loads, attaches, maps and pins for a runtime of `procs` Ps. On failure returns null
+  // and sets *why_not. A failure to pin only clears pin_dir() and sets *pin_error.
+  static std::unique_ptr<KernelTelemetry> Open(int procs, std::string* why_not,
+                                               std::string* pin_error);
+  ~KernelTelemetry();
+  KernelTelemetry(const KernelTelemetry&) = delete;
+  KernelTelemetry& operator=(const KernelTelemetry&) = delete;
+
+  // The M in `slot` runs as thread `tid` (call from that thread), or has ended.
+  void RegisterM(int slot, pid_t tid);
+  void UnregisterM(int slot, pid_t tid);
+
+  // The hints record the runtime writes for an M, or null when slot is not tracked.
+  mn_m_hints* hints(int slot) const;
+  mn_p_state* p_state(int p) const;
+  // A consistent copy of an M's / a CPU's record; false if the slot is out of range or
+  // no consistent copy could be taken (a writer kept it busy).
+  bool ReadM(int slot, mn_m_telemetry* out) const;
+  bool ReadCpu(int cpu, mn_cpu_state* out) const;
+  int ncpus() const { return ncpus_; }
+  const std::string& pin_dir() const { return pin_dir_; }
+
+ private:
+  KernelTelemetry() = default;
+  std::string Pin();
+
+  ::mn_telemetry_bpf* skel_ = nullptr;
+  mn_m_telemetry* m_ = nullptr;
+  mn_cpu_state* cpu_ = nullptr;
+  mn_m_hints* hints_ = nullptr;
+  mn_p_state* p_ = nullptr;
+  std::size_t m_len_ = 0, cpu_len_ = 0, hints_len_ = 0, p_len_ = 0;
+  int ncpus_ = 0;
+  int procs_ = 0;
+  int tracked_fd_ = -1;
+  std::string pin_dir_;
+};
+
+}  // namespace mn::detail
