@@ -27,9 +27,9 @@ absl::StatusOr<int64_t> SchedTraceFromEnv() {
 }
 
 std::string KernelFeedbackLine(Runtime* rt) {
-  if (rt->ktel == nullptr) return "SCHED kernel feedback: off: " + rt->kf_reason;
-  if (!rt->kf_pin_error.empty()) return "SCHED kernel feedback: on, not pinned: " + rt->kf_pin_error;
-  return "SCHED kernel feedback: on, maps pinned in " + rt->ktel->pin_dir();
+  if (rt->ktel == nullptr) return "mn: kernel feedback: off: " + rt->kf_reason;
+  if (!rt->kf_pin_error.empty()) return "mn: kernel feedback: on, not pinned: " + rt->kf_pin_error;
+  return "mn: kernel feedback: on, maps pinned in " + rt->ktel->pin_dir();
 }
 
 std::string SchedTraceLine(Runtime* rt) {
