@@ -14,6 +14,8 @@
  *  - m_hints[slot] and p_state[p] are written by the runtime (plain stores through mmap)
  *    and read by BPF programs and tools; each field is one aligned word, read alone.
  *  - Slots are the runtime's M ids; an M with an id at or past MN_MAX_MS is not tracked.
+ *    An M registers from its own thread, so the programs first see it at its first switch
+ *    after that: until then cpu_state does not show it on its CPU.
  */
 #ifndef MN_TELEMETRY_H
 #define MN_TELEMETRY_H

@@ -35,14 +35,33 @@ using mn::testing_util::HangGuard;
 // Feedback as the environment would set it is not what these tests are about.
 void ClearEnv() { unsetenv("MN_KERNEL_FEEDBACK"); }
 
-// Whether the programs load here; if not, why.
+// Whether the programs load here; if not, why. Asked in a child process, so that this
+// one has no threads yet when a test forks (TSan cannot start threads in the child of a
+// multi-threaded fork).
 std::string Unavailable() {
   ClearEnv();
+  int fds[2];
+  if (pipe(fds) != 0) return "pipe failed";
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    std::string why;
+    mn::run([&] {
+      mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
+      if (!st.active) why = st.reason;
+    });
+    (void)!write(fds[1], why.data(), why.size());
+    _exit(0);
+  }
+  close(fds[1]);
   std::string why;
-  mn::run([&] {
-    mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
-    if (!st.active) why = st.reason;
-  });
+  char buf[512];
+  ssize_t n;
+  while ((n = read(fds[0], buf, sizeof buf)) > 0) why.append(buf, static_cast<std::size_t>(n));
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) return "the probe process failed";
   return why;
 }
 
@@ -207,7 +226,9 @@ TEST(KernelTelemetry, HintsAndCpuStateDescribeTheRunningM) {
         EXPECT_EQ(std::atomic_ref<__u64>(h->g).load(), m->curg->id);
         EXPECT_EQ(std::atomic_ref<__u32>(h->tid).load(), static_cast<uint32_t>(gettid()));
         EXPECT_EQ(std::atomic_ref<__u32>(h->parked).load(), 0u);
-        // The CPU we run on shows this M, unless we migrated between the two reads.
+        // The CPU we run on shows this M, unless we migrated between the two reads. It
+        // learns of an M at a switch after the M registered: sleep once to make one.
+        usleep(1000);
         bool shown = false;
         for (int i = 0; i < 1000 && !shown; i++) {
           int cpu = sched_getcpu();
@@ -328,9 +349,9 @@ std::string MapId(const std::string& path) {
 
 TEST(KernelTelemetry, PinsDisappearAtExit) {
   REQUIRE_FEEDBACK();
-  HangGuard guard;
-  ChildRuntime child;
+    ChildRuntime child;
   child.Start();
+  HangGuard guard;  // after the fork: the child must start from a single-threaded parent
   std::istringstream report(child.Report());
   std::string dir;
   report >> dir;
@@ -343,9 +364,9 @@ TEST(KernelTelemetry, PinsDisappearAtExit) {
 
 TEST(KernelTelemetry, PinsOfAKilledProcessAreCleanedAtTheNextStart) {
   REQUIRE_FEEDBACK();
-  HangGuard guard;
-  ChildRuntime child;
+    ChildRuntime child;
   child.Start();
+  HangGuard guard;  // after the fork: the child must start from a single-threaded parent
   std::istringstream report(child.Report());
   std::string dir;
   report >> dir;
@@ -361,10 +382,10 @@ TEST(KernelTelemetry, PinsOfAKilledProcessAreCleanedAtTheNextStart) {
 
 TEST(KernelTelemetry, TwoRuntimeProcessesKeepSeparateMaps) {
   REQUIRE_FEEDBACK();
-  HangGuard guard;
-  ChildRuntime a, b;
+    ChildRuntime a, b;
   a.Start();
   b.Start();
+  HangGuard guard;  // after the forks: see PinsDisappearAtExit
   std::istringstream ra(a.Report()), rb(b.Report());
   std::string dir_a, dir_b;
   int own_a = 0, own_b = 0, tracked_a = 0, tracked_b = 0;

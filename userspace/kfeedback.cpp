@@ -50,7 +50,7 @@ int64_t MonoNs() {
 
 // Copies a record guarded by a BPF-side seq count (mn_telemetry.h): two equal, even reads
 // of seq around the copy. The kernel writes with atomic RMWs (full barriers); the acquire
-// loads and fence here pair with them.
+// loads here pair with them.
 // A word of a record that the kernel may be writing: read whole, through a type that
 // may alias the record.
 using AliasU64 = uint64_t __attribute__((may_alias));
@@ -63,8 +63,9 @@ bool SeqRead(const T* rec, T* out) {
     uint64_t s1 = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
     if (s1 & 1) continue;
     uint64_t copy[sizeof(T) / 8];
-    for (std::size_t i = 0; i < sizeof(T) / 8; i++) copy[i] = __atomic_load_n(&words[i], __ATOMIC_RELAXED);
-    std::atomic_thread_fence(std::memory_order_acquire);
+    // Acquire on every word (plain moves on x86) rather than a fence, which TSan cannot
+    // model: the final read of seq may not move above any of them.
+    for (std::size_t i = 0; i < sizeof(T) / 8; i++) copy[i] = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
     if (__atomic_load_n(&words[0], __ATOMIC_RELAXED) == s1) {
       std::memcpy(static_cast<void*>(out), copy, sizeof(T));
       return true;

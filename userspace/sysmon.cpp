@@ -123,7 +123,7 @@ void PublishPState(Runtime* rt, int64_t now) {
     P* pp = rt->allp[i].get();
     mn_p_state* ps = rt->ktel->p_state(i);
     if (ps == nullptr) continue;
-    M* owner = pp->m.load(std::memory_order_relaxed);
+    M* owner = pp->m.load(std::memory_order_acquire);  // pairs with AcquireP: owner->id
     SetHint(ps->running, pp->status.load(std::memory_order_relaxed) == PStatus::kRunning);
     SetHint(ps->m, owner != nullptr ? owner->id : -1);
     SetHint(ps->runq, pp->runq.Size());

@@ -1,0 +1,585 @@
+#!/usr/bin/env bash
+# What kernel feedback (the BPF telemetry of bpf/telemetry.bpf.c) costs the runtime: every
+# mnsched workload of bench/run-compare.sh run with MN_KERNEL_FEEDBACK=off and with
+# MN_KERNEL_FEEDBACK=required, alternated, then bench/bpf_switch_cost: what the programs
+# add to one context switch. The project's target: under 2% on every workload.
+#
+#   bench/run-feedback-cost.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]]
+#                              [--build-dir DIR] [--timeout SEC] [--save NAME]
+#                              [--switch-n N] [--switch-rounds R] [--no-switch-cost]
+#
+#   --procs LIST       MN_PROCS values, each in turn; "1 2" or 1,2 (default "1 2")
+#   --runs K           runs with feedback off and with it on, per workload and procs (default
+#                      5; with --quick, 1), alternated in ABBA order: off on, on off, off on,
+#                      ... so that a drift of the machine falls on both alike
+#   --quick            the smoke test: every workload once (unless --runs is given) at
+#                      bench/run-compare.sh's --quick sizes, and a short bpf_switch_cost; not
+#                      a measurement. Writes no results file unless --save is given
+#   --only NAMES       comma-separated workloads (default: all), as bench/run-compare.sh's:
+#                      skynet pingpong pingpong_hog spawn_many spawn_remote yield_many
+#                      chained_spawn chan_mpmc timer_storm (and timer_light) timer_light
+#                      mutex blocking; the same sizes (bench/run-compare.sh --help)
+#   --build-dir DIR    CMake build dir (default build/release, relative to the repo root):
+#                      holds bench/<target> and bench/bpf_switch_cost
+#   --timeout SEC      a run taking longer is killed and counted as failed (default 300;
+#                      with --quick, 60)
+#   --save NAME        results file bench/results/NAME.json (default "feedback-cost"; with
+#                      --quick, none); --save none writes nothing
+#   --switch-n N, --switch-rounds R
+#                      bench/bpf_switch_cost's --n and --rounds (default 200000 and 9; with
+#                      --quick, 20000 and 2)
+#   --no-switch-cost   skip bench/bpf_switch_cost
+#
+# Needs root (loading the programs needs CAP_SYS_ADMIN, or CAP_BPF with CAP_PERFMON, and
+# bpf_switch_cost enables BPF run-time stats): without it, and with a build without BPF
+# (MN_WITH_BPF=OFF), the script says that feedback cannot be measured here and exits 0,
+# so that a CI job without root does not fail.
+#
+# Building: as bench/run-compare.sh (bench-lib.sh): the targets are brought up to date in
+# a configured tree (`cmake --build --preset release --target ...` for the default dir),
+# and a dir without CMakeCache.txt is configured first.
+#
+# Output: each run's line as it finishes (prefixed with off/on), then a table: workload, n
+# (or n x rounds), procs, metric, "median ±spread" with feedback off and on (spread = 100
+# * (max - min) / 2 / median, in percent: every run lies within it), on/off (the ratio of
+# the medians), the overhead 100 * (on/off - 1) in percent (every metric is
+# lower-is-better, so a positive overhead is a cost), and a verdict on the judged metrics:
+#   ok       overhead at most 2%
+#   OVER     above 2% and above the spread of both sides (so above the noise)
+#   over?    above 2% but within the noise (the larger spread), or from one run each
+#            (whose noise is unknown): rerun with more --runs
+# The lateness percentiles of timer_storm (p50_us p99_us max_us) and timer_light's p99_us
+# and max_us spread by tens of percent from run to run and are shown, not judged; neither
+# is blocking's raw_ns (getppid called directly: the runtime is not involved). Then the
+# bpf_switch_cost table (bench/bpf_switch_cost.cpp says what each column is).
+#
+# Results (bench/results/NAME.json, unless --save none): a JSON object
+#   {"runs", "procs", "quick", "build_dir",
+#    "workloads": [{"workload", "metric", "unit", "n", "rounds", "procs", "judged",
+#                   "off": {"median", "spread", "min", "max", "runs": [...]}, "on": {...},
+#                   "ratio", "overhead_pct", "verdict", "error"}, ...],
+#    "switch_cost": [{"config", "wall_ns_per_switch", ..., "own_runs_pct"}, ...]}
+# (null where there is no value; "error" is set, with a command to reproduce it, when a
+# run failed).
+#
+# Exit status: 0 when every run succeeded, whatever the figures (and without root); 1
+# when a program failed (exit status, timeout, malformed line), when the runtime could not
+# load the programs as root, or when a build failed; 2 on bad arguments.
+set -euo pipefail
+
+usage() {
+    sed -n '2,/^set -euo/{/^set -euo/d;s/^# \{0,1\}//;p}' "${BASH_SOURCE[0]}"
+}
+bad_arg() {
+    printf 'run-feedback-cost: %s\n' "$*" >&2
+    printf 'usage: bench/run-feedback-cost.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]] [--build-dir DIR] [--timeout SEC] [--save NAME] [--switch-n N] [--switch-rounds R] [--no-switch-cost]\n' >&2
+    exit 2
+}
+die() { printf 'run-feedback-cost: error: %s\n' "$*" >&2; exit 1; }
+log() { printf 'run-feedback-cost: %s\n' "$*" >&2; }
+
+repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+start_s=$SECONDS
+# configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio
+# shellcheck source=bench/bench-lib.sh
+source "$repo_root/bench/bench-lib.sh"
+
+# --- workloads (as bench/run-compare.sh's mnsched side) --------------------------------
+all_workloads=(skynet pingpong pingpong_hog spawn_many spawn_remote yield_many chained_spawn
+               chan_mpmc timer_storm timer_light mutex blocking)
+all_cases=(skynet pingpong pingpong_hog spawn_many spawn_remote yield_many chained_spawn
+           chan_mpmc timer_storm timer_light mutex blocking)
+declare -A workload_cases=(
+    [skynet]="skynet" [pingpong]="pingpong" [pingpong_hog]="pingpong_hog"
+    [spawn_many]="spawn_many" [spawn_remote]="spawn_remote" [yield_many]="yield_many"
+    [chained_spawn]="chained_spawn" [chan_mpmc]="chan_mpmc"
+    [timer_storm]="timer_storm timer_light" [timer_light]="timer_light"
+    [mutex]="mutex" [blocking]="blocking"
+)
+declare -A case_target=(
+    [skynet]=skynet [pingpong]=pingpong [pingpong_hog]=pingpong_hog
+    [spawn_many]=spawn_many [spawn_remote]=spawn_remote [yield_many]=yield_many
+    [chained_spawn]=chained_spawn [chan_mpmc]=chan_mpmc
+    [timer_storm]=timer_storm [timer_light]=timer_storm [mutex]=mutex_contention
+    [blocking]=blocking
+)
+declare -A case_word=(
+    [skynet]=skynet [pingpong]=pingpong [pingpong_hog]=pingpong_hog
+    [spawn_many]=spawn_many [spawn_remote]=spawn_remote [yield_many]=yield_many
+    [chained_spawn]=chained_spawn [chan_mpmc]=chan_mpmc
+    [timer_storm]=timer_storm [timer_light]=timer_storm [mutex]=mutex
+    [blocking]=blocking
+)
+declare -A case_full=(
+    [skynet]="leaves=1000000" [pingpong]="n=1000000" [pingpong_hog]="n=100000"
+    [spawn_many]="n=10000 rounds=100" [spawn_remote]="n=10000 rounds=100"
+    [yield_many]="n=1000 rounds=20" [chained_spawn]="n=1000 rounds=1000"
+    [chan_mpmc]="n=1000000" [timer_storm]="n=100000" [timer_light]="n=1000"
+    [mutex]="n=1000000" [blocking]="n=10000000"
+)
+declare -A case_quick=(
+    [skynet]="leaves=100000" [pingpong]="n=100000" [pingpong_hog]="n=10000"
+    [spawn_many]="n=10000 rounds=10" [spawn_remote]="n=10000 rounds=10"
+    [yield_many]="n=1000 rounds=2" [chained_spawn]="n=1000 rounds=100"
+    [chan_mpmc]="n=100000" [timer_storm]="n=10000" [timer_light]="n=1000"
+    [mutex]="n=100000" [blocking]="n=1000000"
+)
+declare -A case_metrics=(
+    [skynet]="ms" [pingpong]="ns_per_roundtrip" [pingpong_hog]="ns_per_op"
+    [spawn_many]="ns_per_task" [spawn_remote]="ns_per_task" [yield_many]="ns_per_yield"
+    [chained_spawn]="ns_per_spawn" [chan_mpmc]="ns_per_item"
+    [timer_storm]="ms p50_us p99_us max_us" [timer_light]="p50_us p99_us max_us"
+    [mutex]="ns_per_op"
+    [blocking]="raw_ns syscall_ns overhead_ns"
+)
+# The metrics held to the 2% target; the others are shown only.
+declare -A case_judged=(
+    [skynet]="ms" [pingpong]="ns_per_roundtrip" [pingpong_hog]="ns_per_op"
+    [spawn_many]="ns_per_task" [spawn_remote]="ns_per_task" [yield_many]="ns_per_yield"
+    [chained_spawn]="ns_per_spawn" [chan_mpmc]="ns_per_item"
+    [timer_storm]="ms" [timer_light]="p50_us" [mutex]="ns_per_op"
+    [blocking]="syscall_ns overhead_ns"
+)
+declare -A case_only_procs=(
+    [pingpong_hog]=1
+)
+target_pct=2
+
+# --- arguments ----------------------------------------------------------------------
+procs_arg="1 2"
+runs=""
+quick=0
+only=""
+build_dir="build/release"
+timeout_s=""
+save=""
+switch_n=""
+switch_rounds=""
+switch_cost=1
+
+need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
+while [[ $# -gt 0 ]]; do
+    case "$1" in
+        --procs)           need_value "$1" $#; procs_arg="$2"; shift 2 ;;
+        --procs=*)         procs_arg="${1#*=}"; shift ;;
+        --runs)            need_value "$1" $#; runs="$2"; shift 2 ;;
+        --runs=*)          runs="${1#*=}"; shift ;;
+        --quick)           quick=1; shift ;;
+        --only)            need_value "$1" $#; only="$2"; shift 2 ;;
+        --only=*)          only="${1#*=}"; shift ;;
+        --build-dir)       need_value "$1" $#; build_dir="$2"; shift 2 ;;
+        --build-dir=*)     build_dir="${1#*=}"; shift ;;
+        --timeout)         need_value "$1" $#; timeout_s="$2"; shift 2 ;;
+        --timeout=*)       timeout_s="${1#*=}"; shift ;;
+        --save)            need_value "$1" $#; save="$2"; shift 2 ;;
+        --save=*)          save="${1#*=}"; shift ;;
+        --switch-n)        need_value "$1" $#; switch_n="$2"; shift 2 ;;
+        --switch-n=*)      switch_n="${1#*=}"; shift ;;
+        --switch-rounds)   need_value "$1" $#; switch_rounds="$2"; shift 2 ;;
+        --switch-rounds=*) switch_rounds="${1#*=}"; shift ;;
+        --no-switch-cost)  switch_cost=0; shift ;;
+        -h|--help)         usage; exit 0 ;;
+        *)                 bad_arg "unknown argument '$1'" ;;
+    esac
+done
+
+is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
+split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
+
+split_list procs_list "$procs_arg"
+for p in ${procs_list[@]+"${procs_list[@]}"}; do
+    is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$procs_arg')"
+done
+[[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
+if [[ -z "$runs" ]]; then
+    runs=$(( quick ? 1 : 5 ))
+else
+    is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
+fi
+if [[ -z "$timeout_s" ]]; then
+    timeout_s=$(( quick ? 60 : 300 ))
+else
+    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
+fi
+if [[ -z "$switch_n" ]]; then
+    switch_n=$(( quick ? 20000 : 200000 ))
+else
+    is_pos_int "$switch_n" || bad_arg "--switch-n must be a positive integer, got '$switch_n'"
+fi
+if [[ -z "$switch_rounds" ]]; then
+    switch_rounds=$(( quick ? 2 : 9 ))
+else
+    is_pos_int "$switch_rounds" || bad_arg "--switch-rounds must be a positive integer, got '$switch_rounds'"
+fi
+[[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
+if [[ -z "$save" ]]; then
+    save=$( ((quick)) && echo none || echo feedback-cost )
+elif [[ "$save" != none ]]; then
+    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
+        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
+fi
+
+declare -A wanted=()
+if [[ -n "$only" ]]; then
+    split_list only_words "$only"
+    for name in ${only_words[@]+"${only_words[@]}"}; do
+        [[ -n "${workload_cases[$name]+x}" ]] \
+            || bad_arg "--only: unknown workload '$name' (known: ${all_workloads[*]})"
+        for c in ${workload_cases[$name]}; do wanted[$c]=1; done
+    done
+    [[ ${#wanted[@]} -gt 0 ]] || bad_arg "--only: empty list"
+else
+    for c in "${all_cases[@]}"; do wanted[$c]=1; done
+fi
+cases=()
+for c in "${all_cases[@]}"; do
+    [[ -n "${wanted[$c]+x}" ]] || continue
+    if [[ -n "${case_only_procs[$c]+x}" && " ${procs_list[*]} " != *" ${case_only_procs[$c]} "* ]]; then
+        log "note: $c runs at procs=${case_only_procs[$c]} only, which --procs '${procs_arg}' leaves out: skipped"
+        continue
+    fi
+    cases+=("$c")
+done
+[[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$only' and --procs '$procs_arg'"
+
+procs_of() {
+    if [[ -n "${case_only_procs[$1]+x}" ]]; then
+        printf '%s\n' "${case_only_procs[$1]}"
+    else
+        printf '%s\n' "${procs_list[@]}"
+    fi
+}
+
+# --- root -----------------------------------------------------------------------------
+if [[ "$(id -u)" -ne 0 ]]; then
+    echo "run-feedback-cost: not root: the runtime cannot load its BPF programs (that needs CAP_SYS_ADMIN," \
+         "or CAP_BPF with CAP_PERFMON) nor can bench/bpf_switch_cost enable BPF stats, so the cost of kernel" \
+         "feedback cannot be measured here; nothing was run. Run as root (sudo bash bench/run-feedback-cost.sh)."
+    exit 0
+fi
+
+[[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
+build_dir="${build_dir%/}"
+results_dir="$repo_root/bench/results"
+# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
+preset_dir="$repo_root/build/release"
+
+declare -A case_args=()
+for c in "${cases[@]}"; do
+    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
+done
+targets=()
+for c in "${cases[@]}"; do
+    t="${case_target[$c]}"
+    [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
+done
+mn_bin() { printf '%s\n' "$build_dir/bench/$1"; }
+switch_bin="$build_dir/bench/bpf_switch_cost"
+
+# --- building -------------------------------------------------------------------------
+want_switch=$switch_cost
+do_build=0
+[[ -f "$build_dir/CMakeCache.txt" ]] && do_build=1
+for t in "${targets[@]}"; do [[ -x "$(mn_bin "$t")" ]] || do_build=1; done
+(( want_switch )) && [[ ! -x "$switch_bin" ]] && do_build=1
+if (( do_build )); then
+    if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
+        configure_tree || die "configuring $build_dir failed"
+    fi
+    known="$(tree_targets)" || die "cannot list the targets of $build_dir (cmake --build $build_dir --target help failed)"
+    has_target() { grep -qxF -- "$1" <<<"$known"; }
+    build_list=()
+    for t in "${targets[@]}"; do
+        has_target "$t" || die "$build_dir defines no target '$t' (is it in bench/CMakeLists.txt, and MN_BUILD_BENCH on?)"
+        build_list+=("$t")
+    done
+    if has_target bpf_switch_cost; then
+        (( want_switch )) && build_list+=(bpf_switch_cost)
+    else
+        # bench/CMakeLists.txt defines it only with the BPF programs (MN_WITH_BPF).
+        echo "run-feedback-cost: $build_dir was built without the BPF programs (MN_WITH_BPF=OFF, or no kernel" \
+             "BTF, clang, bpftool or libbpf when it was configured): there is no kernel feedback whose cost to" \
+             "measure; nothing was run."
+        exit 0
+    fi
+    build_targets "${build_list[@]}" || die "building the benchmarks (${build_list[*]}) failed"
+fi
+for t in "${targets[@]}"; do
+    [[ -x "$(mn_bin "$t")" ]] || die "no $(mn_bin "$t") after the build"
+done
+if (( want_switch )) && [[ ! -x "$switch_bin" ]]; then
+    die "no $switch_bin (is $build_dir configured with the BPF programs?)"
+fi
+build_s=$(( SECONDS - start_s ))
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+outfile="$tmp/out"
+errfile="$tmp/err"
+
+# --- can the runtime load its programs? ------------------------------------------------
+# A short run of the first case with MN_KERNEL_FEEDBACK=required (its size flag at 1000).
+probe_case="${cases[0]}"
+probe_flag="${case_args[$probe_case]%% *}"; probe_flag="${probe_flag%%=*}"
+probe_cmd=("$(mn_bin "${case_target[$probe_case]}")" "--$probe_flag" 1000)
+probe_rc=0
+MN_KERNEL_FEEDBACK=required MN_PROCS=1 timeout -k 10 60 "${probe_cmd[@]}" </dev/null >"$outfile" 2>"$errfile" \
+    || probe_rc=$?
+if (( probe_rc != 0 )); then
+    sed 's/^/  | /' "$errfile" >&2
+    if grep -q 'built without BPF' "$errfile"; then
+        echo "run-feedback-cost: the runtime in $build_dir was built without BPF: there is no kernel feedback" \
+             "whose cost to measure; nothing was run."
+        exit 0
+    fi
+    die "MN_KERNEL_FEEDBACK=required MN_PROCS=1 ${probe_cmd[*]} failed (exit status $probe_rc): the runtime cannot load its BPF programs here, as root (its message is above)"
+fi
+
+# --- the runs -------------------------------------------------------------------------
+results="$tmp/results"   # "case procs side metric value", in run order
+: >"$results"
+failures=0
+declare -A failed=()     # "case procs side" -> why
+
+field() {
+    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
+}
+has_field() { [[ " $1 " == *" $2="* ]]; }
+
+# run_one CASE PROCS SIDE: SIDE is off or on (MN_KERNEL_FEEDBACK=off / required).
+run_one() {
+    local c="$1" procs="$2" side="$3"
+    local word="${case_word[$c]}" t="${case_target[$c]}"
+    local mode=off rc=0 line v m kv k why="" first=1 repro
+    [[ "$side" == on ]] && mode=required
+    local -a cmd=("$(mn_bin "$t")")
+    for kv in ${case_args[$c]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
+    repro="MN_KERNEL_FEEDBACK=$mode MN_PROCS=$procs ${cmd[*]}"
+    MN_KERNEL_FEEDBACK="$mode" MN_PROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" 2>"$errfile" || rc=$?
+    line="$(grep -E "^$word system=mnsched " "$outfile" | tail -n 1 || true)"
+    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
+        why="timed out after ${timeout_s}s (hang?)"
+    elif [[ $rc -gt 128 ]]; then
+        why="killed by signal $((rc - 128)) (exit status $rc)"
+    elif [[ $rc -ne 0 ]]; then
+        why="exit status $rc"
+    elif [[ -z "$line" ]]; then
+        why="printed no '$word system=mnsched ...' line"
+    fi
+    if [[ -z "$why" ]]; then
+        for kv in ${case_args[$c]}; do
+            k="${kv%%=*}"
+            if (( first )) || has_field "$line" "$k"; then
+                [[ "$(field "$line" "$k")" == "${kv#*=}" ]] || why="$k= is not ${kv#*=} in: $line"
+            fi
+            first=0
+        done
+        for m in ${case_metrics[$c]}; do
+            v="$(field "$line" "$m")"
+            [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || why="bad or missing $m= in: $line"
+        done
+    fi
+    if [[ -n "$why" ]]; then
+        [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
+        [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
+        log "FAILED: feedback $side, $c procs=$procs: $why"
+        log "  reproduce: $repro"
+        failed["$c $procs $side"]="$why; reproduce: $repro"
+        failures=$((failures + 1))
+        return 1
+    fi
+    printf '%-3s %s\n' "$side" "$line"
+    for m in ${case_metrics[$c]}; do
+        printf '%s %s %s %s %s\n' "$c" "$procs" "$side" "$m" "$(field "$line" "$m")" >>"$results"
+    done
+}
+
+log "cases: ${cases[*]}; procs: ${procs_list[*]}; runs: $runs each with feedback off and on (ABBA)$( ((quick)) && echo '; quick sizes')"
+runs_start_s=$SECONDS
+for c in "${cases[@]}"; do
+    for p in $(procs_of "$c"); do
+        log "${case_word[$c]} ${case_args[$c]} procs=$p"
+        for ((i = 1; i <= runs; i++)); do
+            order=(off on)
+            (( i % 2 == 0 )) && order=(on off)
+            for side in "${order[@]}"; do
+                [[ -n "${failed["$c $p off"]+x}" || -n "${failed["$c $p on"]+x}" ]] && continue
+                run_one "$c" "$p" "$side" || true
+            done
+        done
+    done
+done
+runs_s=$(( SECONDS - runs_start_s ))
+
+# --- bpf_switch_cost -------------------------------------------------------------------
+switch_out="$tmp/switch"
+: >"$switch_out"
+switch_failed=""
+if (( want_switch )); then
+    log "bpf_switch_cost --n $switch_n --rounds $switch_rounds"
+    rc=0
+    timeout -k 10 "$(( timeout_s * 4 ))" "$switch_bin" --n "$switch_n" --rounds "$switch_rounds" </dev/null >"$switch_out" 2>"$errfile" || rc=$?
+    sed 's/^/  /' "$errfile" >&2
+    if (( rc != 0 )) || ! grep -q '^bpf_switch_cost config=' "$switch_out"; then
+        sed 's/^/  | /' "$switch_out"
+        switch_failed="exit status $rc; reproduce: $switch_bin --n $switch_n --rounds $switch_rounds"
+        log "FAILED: bpf_switch_cost: $switch_failed"
+        failures=$((failures + 1))
+    fi
+fi
+
+# --- the table ------------------------------------------------------------------------
+stats() {
+    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
+        | summarize_values
+}
+unit() {
+    case "$1" in
+        ms|*_ms) echo ms ;;
+        *_us)    echo us ;;
+        *)       echo ns ;;
+    esac
+}
+size_label() {
+    local kv out=""
+    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
+    printf '%s\n' "$out"
+}
+cell() {  # MEDIAN SPREAD: "median ±spread%"
+    if is_num "$1"; then
+        printf '%.1f%s' "$1" "$([[ "$2" != - ]] && printf ' ±%s%%' "$2")"
+    else
+        printf '%s' "$1"
+    fi
+}
+
+cells="$tmp/cells"   # tab-separated, one per (case, metric, procs), for the JSON
+: >"$cells"
+over_list=()
+unsure_list=()
+echo
+printf 'feedback off (MN_KERNEL_FEEDBACK=off) against on (MN_KERNEL_FEEDBACK=required): median ±spread of %s run(s) each;\n' "$runs"
+printf 'spread = 100 * (max - min) / 2 / median, in percent; overhead = 100 * (on/off - 1): every metric is lower-is-better\n'
+fmt='%-13s %10s %5s %-16s %17s %17s %7s %9s %-7s\n'
+# shellcheck disable=SC2059
+printf "$fmt" workload n procs metric off on on/off overhead verdict
+# shellcheck disable=SC2059
+printf "$fmt" ------------- ---------- ----- ---------------- ----------------- ----------------- ------- --------- -------
+for c in "${cases[@]}"; do
+    n_val="${case_args[$c]%% *}"; n_val="${n_val#*=}"
+    rounds_val="null"
+    [[ " ${case_args[$c]} " == *" rounds="* ]] && { rounds_val="${case_args[$c]##*rounds=}"; rounds_val="${rounds_val%% *}"; }
+    for p in $(procs_of "$c"); do
+        err=""
+        [[ -n "${failed["$c $p off"]+x}" ]] && err="off: ${failed["$c $p off"]}"
+        [[ -n "${failed["$c $p on"]+x}" ]] && err="${err:+$err; }on: ${failed["$c $p on"]}"
+        for m in ${case_metrics[$c]}; do
+            read -r md_off lo_off hi_off sp_off _ list_off <<<"$(stats "$c" "$p" off "$m")"
+            read -r md_on lo_on hi_on sp_on _ list_on <<<"$(stats "$c" "$p" on "$m")"
+            judged=0
+            [[ " ${case_judged[$c]} " == *" $m "* ]] && judged=1
+            r="n/a" ov="-" verdict="-"
+            if [[ -z "$err" ]] && is_num "$md_off" && is_num "$md_on"; then
+                r="$(awk -v a="$md_on" -v b="$md_off" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "n/a" }')"
+                if [[ "$r" != n/a ]]; then
+                    ov="$(awk -v r="$r" 'BEGIN { printf "%+.1f", 100 * (r - 1) }')"
+                fi
+                if (( judged )) && [[ "$r" != n/a ]]; then
+                    # One run has no spread: its noise is unknown, so "over?" at most.
+                    verdict="$(awk -v r="$r" -v a="$sp_off" -v b="$sp_on" -v t="$target_pct" -v k="$runs" 'BEGIN {
+                        o = 100 * (r - 1); noise = 0
+                        if (a != "-" && a + 0 > noise) noise = a + 0
+                        if (b != "-" && b + 0 > noise) noise = b + 0
+                        if (o <= t) print "ok"; else if (k > 1 && o > noise) print "OVER"; else print "over?" }')"
+                    [[ "$verdict" == OVER ]] && over_list+=("$c procs=$p $m ${ov}%")
+                    [[ "$verdict" == "over?" ]] && unsure_list+=("$c procs=$p $m ${ov}% (spread off ±$sp_off%, on ±$sp_on%)")
+                fi
+            fi
+            (( judged )) || verdict="(shown)"
+            [[ -n "$err" ]] && verdict="FAIL"
+            # shellcheck disable=SC2059
+            printf "$fmt" "$c" "$(size_label "$c")" "$p" "$m" "$(cell "$md_off" "$sp_off")" "$(cell "$md_on" "$sp_on")" \
+                "$r" "$( [[ "$ov" != - ]] && printf '%s%%' "$ov" || printf -- - )" "$verdict"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+                "$c" "$m" "$(unit "$m")" "$n_val" "$rounds_val" "$p" "$judged" \
+                "$md_off" "$sp_off" "$lo_off" "$hi_off" "$list_off" \
+                "$md_on" "$sp_on" "$lo_on" "$hi_on" "$list_on" \
+                "$r" "$ov" "$verdict" "${err//$'\t'/ }" "" >>"$cells"
+        done
+    done
+done
+echo
+if [[ ${#over_list[@]} -eq 0 && ${#unsure_list[@]} -eq 0 ]]; then
+    printf 'target (overhead under %s%% on every judged metric): met%s\n' "$target_pct" \
+        "$( ((failures > 0)) && echo ' by the runs that succeeded' )"
+else
+    printf 'target (overhead under %s%% on every judged metric): NOT met\n' "$target_pct"
+    for x in ${over_list[@]+"${over_list[@]}"}; do printf '  over, beyond the noise: %s\n' "$x"; done
+    for x in ${unsure_list[@]+"${unsure_list[@]}"}; do printf '  over, within the noise: %s\n' "$x"; done
+fi
+if (( want_switch )) && [[ -z "$switch_failed" ]]; then
+    echo
+    echo "what the programs add to one context switch (bench/bpf_switch_cost --n $switch_n --rounds $switch_rounds):"
+    grep -v '^bpf_switch_cost config=' "$switch_out" | sed '/^$/d'
+fi
+echo
+printf 'mnsched: %s\n' "$build_dir/bench"
+
+# --- the JSON ---------------------------------------------------------------------------
+write_json() {
+    {
+        printf '{"runs": %s, "procs": [%s], "quick": %s, "build_dir": "%s",\n "workloads": [' \
+            "$runs" "$(procs_json=("${procs_list[@]}"); IFS=,; echo "${procs_json[*]}")" \
+            "$( ((quick)) && echo true || echo false )" "$build_dir"
+        awk -F '\t' '
+            function q(s) {
+                gsub(/\\/, "\\\\", s); gsub(/"/, "\\\"", s); gsub(/[\001-\037]/, " ", s)
+                return "\"" s "\""
+            }
+            function num(s) { return (s ~ /^[-+]?[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?$/) ? (s ~ /^\+/ ? substr(s, 2) : s) : "null" }
+            function side(md, sp, lo, hi, list) {
+                gsub(/,/, ", ", list)
+                return sprintf("{\"median\": %s, \"spread\": %s, \"min\": %s, \"max\": %s, \"runs\": [%s]}",
+                               num(md), num(sp), num(lo), num(hi), list)
+            }
+            {
+                printf "%s\n  {\"workload\": %s, \"metric\": %s, \"unit\": %s, \"n\": %s, \"rounds\": %s, \"procs\": %s, \"judged\": %s, ",
+                    (NR > 1 ? "," : ""), q($1), q($2), q($3), num($4), num($5), num($6), ($7 == 1 ? "true" : "false")
+                printf "\"off\": %s, \"on\": %s, ", side($8, $9, $10, $11, $12), side($13, $14, $15, $16, $17)
+                printf "\"ratio\": %s, \"overhead_pct\": %s, \"verdict\": %s, \"error\": %s}",
+                    num($18), num($19), ($20 == "-" || $20 == "(shown)" ? "null" : q($20)), ($21 == "" ? "null" : q($21))
+            }' "$cells"
+        printf '],\n "switch_cost": ['
+        awk '
+            /^bpf_switch_cost config=/ {
+                printf "%s\n  {", (k++ ? "," : "")
+                first = 1
+                for (i = 2; i <= NF; i++) {
+                    split($i, kv, "=")
+                    v = kv[2]
+                    if (kv[1] == "config") v = "\"" v "\""
+                    else if (v !~ /^-?[0-9]+(\.[0-9]+)?$/) v = "null"
+                    printf "%s\"%s\": %s", (first ? "" : ", "), kv[1], v
+                    first = 0
+                }
+                printf "}"
+            }' "$switch_out"
+        printf ']}\n'
+    } >"$1.tmp" && mv "$1.tmp" "$1"
+}
+if [[ "$save" != none ]]; then
+    mkdir -p "$results_dir"
+    json="$results_dir/$save.json"
+    write_json "$json" || die "writing $json failed"
+    printf 'results: %s\n' "${json#"$repo_root"/}"
+fi
+
+printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
+if (( failures > 0 )); then
+    echo
+    echo "$failures failed run(s):"
+    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
+    [[ -n "$switch_failed" ]] && printf '  bpf_switch_cost: %s\n' "$switch_failed"
+    exit 1
+fi
+exit 0
