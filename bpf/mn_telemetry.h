@@ -43,7 +43,7 @@ struct mn_m_telemetry {
   __u32 pad0;
   __u64 since_ns;            /* CLOCK_MONOTONIC when `state` began */
   __u64 oncpu_ns;            /* total time on a CPU (up to the last switch out) */
-  __u64 nr_preempted;        /* involuntary switches out */
+  __u64 nr_preempted;        /* switches out still runnable: preempted (or sched_yield) */
   __u64 nr_blocked;          /* voluntary switches out */
   __u64 nr_wakeups;
   __u64 nr_migrations;
@@ -84,7 +84,7 @@ struct mn_p_state {
   __u32 runq;       /* Gs in its local run queue */
   __u64 steals;     /* times this P stole work (half a victim's queue each time) */
   __u64 handoffs;   /* times this P was taken from an M in a blocking call or a hog */
-  __u64 schedtick;
+  __u64 schedtick;  /* the P's schedule count, modulo 2^32 */
   __u64 sample_ns;  /* when sysmon wrote this */
 };
 

@@ -15,6 +15,9 @@
  *  - A wait for a CPU starts at a wakeup or at a switch-out that leaves the task runnable
  *    (preempt, or prev_state == TASK_RUNNING: __schedule only dequeues a task that
  *    switches out voluntarily with a sleeping state), and ends at the next switch-in.
+ *    `preempt` alone would miss most preemptions: a task preempted on its way back to
+ *    user mode goes through schedule(), with preempt false and TASK_RUNNING. The price
+ *    is that sched_yield counts as a preemption too.
  *  - Writers of one M's record may run on two CPUs at once (a wakeup on the waker's CPU
  *    and a migration by the load balancer), so each takes the record's seq from even to
  *    odd with a CAS, and drops its event (counting it) if it cannot within a few tries:

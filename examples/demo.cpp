@@ -4,6 +4,8 @@
 //   3. a tree: 111,111 Gs in a skynet-shaped tree, spawned and joined.
 // Run it with MN_SCHEDTRACE=1000 (tools/dev.sh demo does) to see a Go-style schedtrace
 // line per second: how many Ps are idle, how many Ms spin, how long each P's queue is.
+// With kernel telemetry on (root), phase 1 also shows what the kernel does to each M,
+// through tools/mnstat run on this process (docs/kernel-feedback.md).
 //   usage: demo [--seconds N]   (length of phases 1 and 2; default 3)
 #include <mn/mn.hpp>
 
@@ -14,6 +16,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
+#include <string>
+
+#include <unistd.h>
 
 #include "skynet_tree.hpp"
 
@@ -27,6 +32,20 @@ bool IsPrime(uint64_t n) {
     if (n % d == 0) return false;
   }
   return true;
+}
+
+// One frame of tools/mnstat on this process, printed as it comes.
+void ShowKernelView() {
+#ifdef MN_MNSTAT_PATH
+  std::string cmd = std::string(MN_MNSTAT_PATH) + " --once --interval=500ms " + std::to_string(getpid());
+  mn::blocking([&] {
+    if (FILE* f = popen(cmd.c_str(), "r")) {
+      char line[512];
+      while (std::fgets(line, sizeof line, f) != nullptr) std::printf("demo: | %s", line);
+      pclose(f);
+    }
+  });
+#endif
 }
 
 }  // namespace
@@ -49,11 +68,27 @@ int main(int argc, char** argv) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);  // keep our lines in order with schedtrace's
   return mn::run([seconds] {
     std::printf("demo: %d Ps\n", mn::procs());
+    mn::KernelFeedbackStatus kf = mn::kernel_feedback_status();
+    if (kf.active) {
+      std::printf("demo: kernel telemetry on: bpftool map dump pinned %s/m_telemetry, or tools/mnstat %d\n",
+                  kf.pin_dir.c_str(), static_cast<int>(getpid()));
+    } else {
+      std::printf("demo: kernel telemetry off: %s\n", kf.reason.c_str());
+    }
     auto phase_end = [](double s) { return Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(s)); };
 
     // 1. Fan-out: each burst is 2,000 Gs counting primes in disjoint ranges.
     std::atomic<int64_t> primes{0};
     int64_t bursts = 0, gs = 0;
+    mn::WaitGroup viewer;
+    if (kf.active && !kf.pin_dir.empty()) {
+      viewer.add(1);
+      mn::go([&] {
+        std::printf("demo: what the kernel does to our Ms during the fan-out (tools/mnstat --once):\n");
+        ShowKernelView();
+        viewer.done();
+      });
+    }
     for (auto end = phase_end(seconds); Clock::now() < end; bursts++) {
       mn::WaitGroup wg;
       for (int i = 0; i < 2000; i++, gs++) {
@@ -68,6 +103,7 @@ int main(int argc, char** argv) {
       }
       wg.wait();
     }
+    viewer.wait();
     std::printf("demo: fan-out: %lld bursts, %lld Gs, %lld primes found\n",
                 static_cast<long long>(bursts), static_cast<long long>(gs),
                 static_cast<long long>(primes.load()));

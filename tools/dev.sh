@@ -149,6 +149,13 @@ cmd_test() {
     run_step "$p" build "$rest" cmake --build --preset "$p" -j"$(ncpu)"
     run_step "$p" ctest "$rest" "${ctest_wrap[@]}" ctest --preset "$p" -j2 "$@"
     PASSED+=("$p")
+    # The release suite once more with kernel feedback forced off: every test must pass
+    # whether or not the BPF programs are loaded (as root they are, by default).
+    if [[ $p == release ]]; then
+      run_step "$p" "ctest (MN_KERNEL_FEEDBACK=off)" "$rest" \
+        env MN_KERNEL_FEEDBACK=off ctest --preset "$p" -j2 "$@"
+      PASSED+=("release feedback-off")
+    fi
   done
   # The benchmark harness's smoke run against the release build: every workload once at
   # small sizes (bench/results/quick.json; well under a minute of runs). It fails only when a

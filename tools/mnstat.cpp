@@ -109,9 +109,12 @@
 namespace mnstat {
 #include "mn_telemetry.h"
 
-// The refresh interval: an absl duration, or a bare whole number of milliseconds.
+// The refresh interval: an absl duration, or a bare whole number of milliseconds. Kept
+// as nanoseconds in one word, so that absl stores the flag as one atomic word (an
+// absl::Duration would take its sequence lock, whose fence TSan builds warn about).
 struct Interval {
-  absl::Duration d = absl::Seconds(1);
+  int64_t ns = 1'000'000'000;
+  absl::Duration d() const { return absl::Nanoseconds(ns); }
 };
 
 bool AbslParseFlag(absl::string_view text, Interval* out, std::string* error) {
@@ -128,11 +131,11 @@ bool AbslParseFlag(absl::string_view text, Interval* out, std::string* error) {
     *error = "must be from 10ms to 1h";
     return false;
   }
-  out->d = d;
+  out->ns = absl::ToInt64Nanoseconds(d);
   return true;
 }
 
-std::string AbslUnparseFlag(Interval i) { return absl::FormatDuration(i.d); }
+std::string AbslUnparseFlag(Interval i) { return absl::FormatDuration(i.d()); }
 
 }  // namespace mnstat
 
@@ -1125,6 +1128,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "mnstat: \"%s\" is not a process id\n%s\n", args[1], mnstat::kUsageLine);
     return 2;
   }
-  return mnstat::Watch(pid, absl::GetFlag(FLAGS_interval).d, absl::GetFlag(FLAGS_once),
+  return mnstat::Watch(pid, absl::GetFlag(FLAGS_interval).d(), absl::GetFlag(FLAGS_once),
                        absl::GetFlag(FLAGS_json));
 }

@@ -311,15 +311,36 @@ KernelTelemetry::~KernelTelemetry() {
   if (skel_ != nullptr) mn_telemetry_bpf__destroy(skel_);
 }
 
+namespace {
+
+// Writes an M's record from user space under its seq, as the programs do (odd while
+// writing), so that a reader never copies it half-written. A program holds seq odd for a
+// few dozen instructions, so the wait is short; it cannot last.
+template <typename F>
+void WriteRecord(mn_m_telemetry* r, F&& write) {
+  std::atomic_ref<__u64> seq(r->seq);
+  for (int tries = 0;; tries++) {
+    __u64 s = seq.load(std::memory_order_relaxed);
+    // acquire: after a program's last write to the record.
+    if ((s & 1) == 0 && seq.compare_exchange_weak(s, s + 1, std::memory_order_acquire)) break;
+    if (tries > 100) sched_yield();  // its CPU may have been taken by an interrupt
+  }
+  write(r);
+  seq.fetch_add(1, std::memory_order_release);  // pairs with SeqRead's acquire
+}
+
+}  // namespace
+
 void KernelTelemetry::RegisterM(int slot, pid_t tid) {
   if (slot < 0 || slot >= MN_MAX_MS) return;
-  // The programs do not touch the record until the tid is in `tracked`, below.
-  mn_m_telemetry& r = m_[slot];
-  r.tid = static_cast<__u32>(tid);
-  r.cpu = sched_getcpu();
-  r.state = mn_on_cpu;
-  r.since_ns = static_cast<__u64>(MonoNs());
+  WriteRecord(&m_[slot], [&](mn_m_telemetry* r) {
+    r->tid = static_cast<__u32>(tid);
+    r->cpu = sched_getcpu();
+    r->state = mn_on_cpu;
+    r->since_ns = static_cast<__u64>(MonoNs());
+  });
   std::atomic_ref<__u32>(hints_[slot].tid).store(static_cast<__u32>(tid), std::memory_order_relaxed);
+  // From here the programs follow the thread.
   __u32 key = static_cast<__u32>(tid), value = static_cast<__u32>(slot);
   bpf_map_update_elem(tracked_fd_, &key, &value, BPF_ANY);
 }
@@ -328,18 +349,11 @@ void KernelTelemetry::UnregisterM(int slot, pid_t tid) {
   if (slot < 0 || slot >= MN_MAX_MS) return;
   __u32 key = static_cast<__u32>(tid);
   bpf_map_delete_elem(tracked_fd_, &key);
-  // A program that looked the tid up just before may still be writing: take the record's
-  // seq the way the programs do.
-  std::atomic_ref<__u64> seq(m_[slot].seq);
-  for (int tries = 0; tries < 1000; tries++) {
-    __u64 s = seq.load(std::memory_order_relaxed);
-    if ((s & 1) == 0 && seq.compare_exchange_strong(s, s + 1, std::memory_order_acquire)) {
-      m_[slot].state = mn_exited;
-      m_[slot].since_ns = static_cast<__u64>(MonoNs());
-      seq.fetch_add(1, std::memory_order_release);  // pairs with SeqRead's acquire
-      break;
-    }
-  }
+  // A program that looked the tid up just before may still be writing: WriteRecord waits.
+  WriteRecord(&m_[slot], [](mn_m_telemetry* r) {
+    r->state = mn_exited;
+    r->since_ns = static_cast<__u64>(MonoNs());
+  });
   std::atomic_ref<__s32>(hints_[slot].p).store(-1, std::memory_order_relaxed);
 }
 
