@@ -105,6 +105,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "mn_seqread.hpp"
 
 namespace mnstat {
 #include "mn_telemetry.h"
@@ -272,32 +273,7 @@ std::string HumanNs(double ns) {
 
 // ---- consistent copies -----------------------------------------------------------------------
 
-// One word of a record the kernel may be writing: read whole, through a type that may
-// alias the record.
-using AliasU64 = uint64_t __attribute__((may_alias));
-
-// Copies a record guarded by a BPF-side seq count (see the top of the file).
-template <typename T>
-bool SeqRead(const T* rec, T* out) {
-  static_assert(sizeof(T) % 8 == 0 && offsetof(T, seq) == 0);
-  const auto* words = reinterpret_cast<const AliasU64*>(rec);
-  for (int tries = 0; tries < kSeqTries; tries++) {
-    uint64_t s1 = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
-    if (s1 & 1) {
-      __builtin_ia32_pause();
-      continue;
-    }
-    uint64_t copy[sizeof(T) / 8];
-    // Acquire on every word (plain moves on x86), as the runtime's SeqRead: the second
-    // read of seq cannot move above any of them.
-    for (std::size_t i = 0; i < sizeof(T) / 8; i++) copy[i] = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&words[0], __ATOMIC_RELAXED) == s1) {
-      std::memcpy(static_cast<void*>(out), copy, sizeof(T));
-      return true;
-    }
-  }
-  return false;
-}
+using mn_telemetry::SeqRead;  // bpf/mn_seqread.hpp: the reader's half of the seq protocol
 
 // A field the runtime stores alone (hints, p_state).
 template <typename T>
@@ -551,11 +527,11 @@ Sample TakeSample(const Target& t, const Sample* prev) {
   for (int i = 0; i < t.nms(); i++) {
     MRec& r = s.ms[static_cast<std::size_t>(i)];
     // tid shares the word after seq with cpu: a cheap look before the full copy.
-    const auto* words = reinterpret_cast<const AliasU64*>(t.m(i));
+    const auto* words = reinterpret_cast<const mn_telemetry::AliasU64*>(t.m(i));
     uint32_t tid_word = static_cast<uint32_t>(__atomic_load_n(&words[1], __ATOMIC_RELAXED));
     r.h = ReadHints(t.hints(i));
     if (tid_word == 0 && r.h.tid == 0) continue;
-    if (!SeqRead(t.m(i), &r.t)) {
+    if (!SeqRead(t.m(i), &r.t, kSeqTries)) {
       s.unreadable++;
       if (prev == nullptr || !prev->ms[static_cast<std::size_t>(i)].present) continue;
       r.t = prev->ms[static_cast<std::size_t>(i)].t;
@@ -565,7 +541,7 @@ Sample TakeSample(const Target& t, const Sample* prev) {
   s.cpus.resize(static_cast<std::size_t>(t.ncpus()));
   s.cpu_ok.resize(static_cast<std::size_t>(t.ncpus()));
   for (int c = 0; c < t.ncpus(); c++) {
-    s.cpu_ok[static_cast<std::size_t>(c)] = SeqRead(t.cpu(c), &s.cpus[static_cast<std::size_t>(c)]);
+    s.cpu_ok[static_cast<std::size_t>(c)] = SeqRead(t.cpu(c), &s.cpus[static_cast<std::size_t>(c)], kSeqTries);
     if (!s.cpu_ok[static_cast<std::size_t>(c)]) s.unreadable++;
   }
   s.ps.resize(static_cast<std::size_t>(t.nps()));

@@ -25,6 +25,7 @@
 #include <string_view>
 
 #include "absl/strings/str_format.h"
+#include "../bpf/mn_seqread.hpp"
 
 #if MN_WITH_BPF
 #include <bpf/bpf.h>
@@ -46,32 +47,6 @@ int64_t MonoNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);  // the clock bpf_ktime_get_ns reads
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
-}
-
-// Copies a record guarded by a BPF-side seq count (mn_telemetry.h): two equal, even reads
-// of seq around the copy. The kernel writes with atomic RMWs (full barriers); the acquire
-// loads here pair with them.
-// A word of a record that the kernel may be writing: read whole, through a type that
-// may alias the record.
-using AliasU64 = uint64_t __attribute__((may_alias));
-
-template <typename T>
-bool SeqRead(const T* rec, T* out) {
-  static_assert(sizeof(T) % 8 == 0 && offsetof(T, seq) == 0);
-  auto* words = reinterpret_cast<const AliasU64*>(rec);
-  for (int tries = 0; tries < 100; tries++) {
-    uint64_t s1 = __atomic_load_n(&words[0], __ATOMIC_ACQUIRE);
-    if (s1 & 1) continue;
-    uint64_t copy[sizeof(T) / 8];
-    // Acquire on every word (plain moves on x86) rather than a fence, which TSan cannot
-    // model: the final read of seq may not move above any of them.
-    for (std::size_t i = 0; i < sizeof(T) / 8; i++) copy[i] = __atomic_load_n(&words[i], __ATOMIC_ACQUIRE);
-    if (__atomic_load_n(&words[0], __ATOMIC_RELAXED) == s1) {
-      std::memcpy(static_cast<void*>(out), copy, sizeof(T));
-      return true;
-    }
-  }
-  return false;
 }
 
 bool HasCap(const __user_cap_data_struct* d, int cap) {
@@ -367,12 +342,12 @@ mn_p_state* KernelTelemetry::p_state(int p) const {
 
 bool KernelTelemetry::ReadM(int slot, mn_m_telemetry* out) const {
   if (slot < 0 || slot >= MN_MAX_MS) return false;
-  return SeqRead(&m_[slot], out);
+  return mn_telemetry::SeqRead(&m_[slot], out, 100);
 }
 
 bool KernelTelemetry::ReadCpu(int cpu, mn_cpu_state* out) const {
   if (cpu < 0 || cpu >= ncpus_) return false;
-  return SeqRead(&cpu_[cpu], out);
+  return mn_telemetry::SeqRead(&cpu_[cpu], out, 100);
 }
 
 #else  // !MN_WITH_BPF
