@@ -159,9 +159,11 @@ void CleanStalePins() {
     if (end == e->d_name || *end != 0 || pid <= 0) continue;
     std::string dir = absl::StrFormat("%s/%ld", kPinRoot, pid);
     bool alive = kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM;
-    // Our own pid: a runtime of this process that never ended (or a reused pid).
+    // Our own pid: a runtime of this process that never ended (or a reused pid). A live
+    // process whose m_telemetry is not pinned yet may be pinning right now: left alone.
+    std::string first = dir + "/m_telemetry";
     if (!alive || pid == getpid() ||
-        !ProcessHoldsMap(static_cast<pid_t>(pid), dir + "/m_telemetry")) {
+        (PinnedMapId(first) != 0 && !ProcessHoldsMap(static_cast<pid_t>(pid), first))) {
       RemoveDir(dir);
     }
   }
