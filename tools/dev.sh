@@ -167,7 +167,8 @@ cmd_test() {
   else
     run_step bench "run-compare --quick" "" bash bench/run-compare.sh --quick --build-dir build/release
     run_step bench "run-net --quick" "" bash bench/run-net.sh --quick --build-dir build/release
-    PASSED+=("bench --quick" "net bench --quick")
+    run_step bench "run-feedback-cost --quick" "" bash bench/run-feedback-cost.sh --quick --build-dir build/release
+    PASSED+=("bench --quick" "net bench --quick" "feedback-cost --quick")
   fi
   summary
   say "all passed: ${PASSED[*]}"
