@@ -1,8 +1,16 @@
 # shellcheck shell=bash disable=SC2154  # repo_root, build_dir and preset_dir are the caller's
-# Shell helpers shared by the benchmark drivers bench/run-compare.sh and bench/run-net.sh.
+# Shell helpers shared by the benchmark drivers bench/run-compare.sh, bench/run-net.sh and
+# bench/run-feedback-cost.sh.
 # Sourced, not run. The caller sets repo_root (the repository), build_dir (an absolute
 # CMake build dir) and preset_dir ("$repo_root/build/release"), and defines log MSG (to
 # stderr) and die MSG (log and exit 1).
+
+# --- command lines (bad_arg MSG is the caller's: it prints MSG and the usage, exits 2) ----
+
+need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
+is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
+# split_list VAR TEXT: the words of TEXT, separated by commas or blanks, into array VAR.
+split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
 
 # --- building the C++ side ------------------------------------------------------------
 # (Called in || lists, where set -e does not apply: every step checks.)

@@ -162,7 +162,6 @@ switch_n=""
 switch_rounds=""
 switch_cost=1
 
-need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --procs)           need_value "$1" $#; procs_arg="$2"; shift 2 ;;
@@ -188,8 +187,6 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
-split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
 
 split_list procs_list "$procs_arg"
 for p in ${procs_list[@]+"${procs_list[@]}"}; do

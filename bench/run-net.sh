@@ -110,7 +110,6 @@ load_cpus=""
 build_dir="build/release"
 save=""
 
-need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --procs)        need_value "$1" $#; procs_arg="$2"; shift 2 ;;
@@ -143,8 +142,6 @@ while [[ $# -gt 0 ]]; do
     esac
 done
 
-is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
-split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
 # (split_list assigns these.)
 procs_list=() http_conns=() only_words=() sys_words=()
 
