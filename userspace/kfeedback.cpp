@@ -293,6 +293,13 @@ namespace {
 // Writes an M's record from user space under its seq, as the programs do (odd while
 // writing), so that a reader never copies it half-written. A program holds seq odd for a
 // few dozen instructions, so the wait is short; it cannot last.
+// One field of a record that readers may be copying at the same time (they retry on a
+// changed seq): a whole-word store, which TSan also sees as one.
+template <typename T, typename V>
+void Store(T& field, V v) {
+  std::atomic_ref<T>(field).store(static_cast<T>(v), std::memory_order_relaxed);
+}
+
 template <typename F>
 void WriteRecord(mn_m_telemetry* r, F&& write) {
   std::atomic_ref<__u64> seq(r->seq);
@@ -311,10 +318,10 @@ void WriteRecord(mn_m_telemetry* r, F&& write) {
 void KernelTelemetry::RegisterM(int slot, pid_t tid) {
   if (slot < 0 || slot >= MN_MAX_MS) return;
   WriteRecord(&m_[slot], [&](mn_m_telemetry* r) {
-    r->tid = static_cast<__u32>(tid);
-    r->cpu = sched_getcpu();
-    r->state = mn_on_cpu;
-    r->since_ns = static_cast<__u64>(MonoNs());
+    Store(r->tid, static_cast<__u32>(tid));
+    Store(r->cpu, sched_getcpu());
+    Store(r->state, mn_on_cpu);
+    Store(r->since_ns, static_cast<__u64>(MonoNs()));
   });
   std::atomic_ref<__u32>(hints_[slot].tid).store(static_cast<__u32>(tid), std::memory_order_relaxed);
   // From here the programs follow the thread.
@@ -328,8 +335,8 @@ void KernelTelemetry::UnregisterM(int slot, pid_t tid) {
   bpf_map_delete_elem(tracked_fd_, &key);
   // A program that looked the tid up just before may still be writing: WriteRecord waits.
   WriteRecord(&m_[slot], [](mn_m_telemetry* r) {
-    r->state = mn_exited;
-    r->since_ns = static_cast<__u64>(MonoNs());
+    Store(r->state, mn_exited);
+    Store(r->since_ns, static_cast<__u64>(MonoNs()));
   });
   std::atomic_ref<__s32>(hints_[slot].p).store(-1, std::memory_order_relaxed);
 }
