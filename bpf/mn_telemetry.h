@@ -92,4 +92,20 @@ struct mn_p_state {
   __u64 sample_ns;  /* when sysmon wrote this */
 } MN_CACHE_LINE;
 
+/* Kernel-feedback policies (docs/kernel-feedback.md), set in the programs before load. */
+#define MN_POLICY_HANDOFF 1u /* report Ms descheduled while they hold a P and run a G */
+
+enum mn_event_type {
+  mn_ev_descheduled = 1, /* an M holding a P, running a G, was switched out */
+};
+
+/* An upcall, through the `events` ring buffer. */
+struct mn_event {
+  __u32 type;      /* enum mn_event_type */
+  __s32 m;         /* the M's slot */
+  __s32 p;         /* the P it held (from its hints) */
+  __u32 state;     /* what it became: mn_preempted or mn_blocked */
+  __u64 since_ns;  /* when (the record's since_ns) */
+};
+
 #endif /* MN_TELEMETRY_H */

@@ -35,8 +35,10 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-/* Set by the runtime before load: its process id (the kernel's tgid). */
+/* Set by the runtime before load: its process id (the kernel's tgid), and the
+ * kernel-feedback policies on (MN_POLICY_*). */
 const volatile __u32 target_tgid = 0;
+const volatile __u32 policies = 0;
 
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -76,6 +78,12 @@ struct {
   __type(key, __u32);
   __type(value, struct mn_p_state);
 } p_state SEC(".maps");
+
+/* Upcalls to the runtime's feedback thread, which waits on it with epoll. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 64 * 1024);
+} events SEC(".maps");
 
 #define TASK_RUNNING 0
 #define LOCK_TRIES 32
@@ -130,6 +138,25 @@ static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
   if (b < MN_WAIT_BUCKETS) r->runq_wait_hist[b]++;
 }
 
+/* An M switched out while it holds a P and runs a G (outside mn::blocking, which sysmon
+ * already watches): its P's queue may now wait for it. The runtime decides, after a
+ * threshold, whether to hand the P to another M. */
+static __always_inline void report_descheduled(__s32 slot, __u32 state, __u64 now) {
+  __u32 key = slot;
+  struct mn_m_hints *h = bpf_map_lookup_elem(&hints, &key);
+  if (!h) return;
+  __s32 p = *(volatile __s32 *)&h->p;
+  if (p < 0 || *(volatile __u64 *)&h->g == 0 || *(volatile __u32 *)&h->blocking) return;
+  struct mn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) return;
+  ev->type = mn_ev_descheduled;
+  ev->m = slot;
+  ev->p = p;
+  ev->state = state;
+  ev->since_ns = now;
+  bpf_ringbuf_submit(ev, 0);
+}
+
 SEC("tp_btf/sched_switch")
 int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct task_struct *next,
              unsigned int prev_state) {
@@ -153,7 +180,9 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
     }
     r->since_ns = now;
     r->cpu = cpu;
+    __u32 state = r->state;
     rec_unlock(r);
+    if (policies & MN_POLICY_HANDOFF) report_descheduled(slot, state, now);
   }
 
   __s32 next_slot = -1;

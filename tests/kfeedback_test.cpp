@@ -446,7 +446,7 @@ TEST(KernelFeedbackConfigDeath, BadValueExitsWithCode2NamingIt) {
         mn::run([] {});
       },
       testing::ExitedWithCode(2),
-      "MN_KERNEL_FEEDBACK=\"sometimes\": must be auto, off or required");
+      "MN_KERNEL_FEEDBACK=\"sometimes\": unknown word \"sometimes\" \\(one of auto, required or off");
 }
 
 // Drops every capability from the calling process's effective set: the programs then

@@ -242,9 +242,12 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   absl::StatusOr<int64_t> trace = SchedTraceFromEnv();
   if (!trace.ok()) ConfigError(trace.status());
   KernelFeedback kf_mode = opts.kernel_feedback;
+  uint32_t kf_policies = kAllPolicies;
   if (const char* kf = std::getenv("MN_KERNEL_FEEDBACK")) {
     std::string error;
-    if (!ParseKernelFeedback(kf, &kf_mode, &error)) ConfigError(absl::InvalidArgumentError(error));
+    if (!ParseKernelFeedback(kf, &kf_mode, &kf_policies, &error)) {
+      ConfigError(absl::InvalidArgumentError(error));
+    }
   }
 
   std::size_t stack = opts.stack_size != 0 ? opts.stack_size : kDefaultStackSize;
@@ -267,13 +270,22 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   if (kf_mode == KernelFeedback::kOff) {
     rt->kf_reason = "turned off (MN_KERNEL_FEEDBACK=off or Options::kernel_feedback)";
   } else {
-    rt->ktel = KernelTelemetry::Open(rt->procs, &rt->kf_reason, &rt->kf_pin_error);
+    rt->ktel = KernelTelemetry::Open(rt->procs, kf_policies, &rt->kf_reason, &rt->kf_pin_error);
+    if (rt->ktel != nullptr && kf_policies != 0) {
+      rt->feedback = std::make_unique<Feedback>(rt);
+      if (!rt->feedback->Start(rt->ktel->events_fd(), &rt->kf_reason)) {
+        rt->feedback.reset();
+        rt->ktel.reset();
+        rt->kf_reason = "starting the feedback thread: " + rt->kf_reason;
+      }
+    }
     if (rt->ktel == nullptr && kf_mode == KernelFeedback::kRequired) {
       std::fprintf(stderr, "mn: kernel feedback is required but unavailable: %s\n",
                    rt->kf_reason.c_str());
       std::fflush(stderr);
       std::exit(2);
     }
+    if (rt->ktel != nullptr) rt->kf_policies = kf_policies;
   }
   InstallSignalHandlers();
   InstallQuitHandler();
@@ -310,6 +322,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   }
   StopRuntime(rt);
   StopSysmon(rt);
+  if (rt->feedback != nullptr) rt->feedback->Stop();  // no P is taken after this
   WaitForMs(rt);
   int result = rt->main_result;
   std::exception_ptr exc = rt->main_exception;
@@ -368,6 +381,7 @@ Stats stats() {
   st.handoffs = rt->handoffs.load(std::memory_order_relaxed);
   st.preempt_requests = rt->preempt_requests.load(std::memory_order_relaxed);
   st.hogs = rt->hogs.load(std::memory_order_relaxed);
+  st.kernel_handoffs = rt->kernel_handoffs.load(std::memory_order_relaxed);
   return st;
 }
 
@@ -382,6 +396,7 @@ KernelFeedbackStatus kernel_feedback_status() {
   }
   st.active = rt->ktel != nullptr;
   if (st.active) {
+    st.policies = detail::PolicyNames(rt->kf_policies);
     st.pin_dir = rt->ktel->pin_dir();
     if (!rt->kf_pin_error.empty()) st.reason = "not pinned: " + rt->kf_pin_error;
   } else {

@@ -173,24 +173,60 @@ void CleanStalePins() {
 }  // namespace
 #endif  // MN_WITH_BPF
 
-bool ParseKernelFeedback(const char* text, KernelFeedback* out, std::string* error) {
-  std::string_view v = text;
-  if (v == "auto") {
-    *out = KernelFeedback::kAuto;
-  } else if (v == "off") {
-    *out = KernelFeedback::kOff;
-  } else if (v == "required") {
-    *out = KernelFeedback::kRequired;
-  } else {
-    *error = absl::StrFormat("MN_KERNEL_FEEDBACK=\"%s\": must be auto, off or required", text);
+bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* policies,
+                         std::string* error) {
+  auto bad = [&](std::string_view why) {
+    *error = absl::StrFormat(
+        "MN_KERNEL_FEEDBACK=\"%s\": %s (one of auto, required or off, optionally followed by "
+        "policies: telemetry (none), handoff, all; e.g. \"auto\", \"required,handoff\", "
+        "\"telemetry\")",
+        text, why);
     return false;
+  };
+  std::string_view rest = text;
+  bool have_mode = false, have_policy = false, off = false;
+  KernelFeedback m = KernelFeedback::kAuto;
+  uint32_t pol = 0;
+  while (true) {
+    std::size_t comma = rest.find(',');
+    std::string_view w = rest.substr(0, comma);
+    if (w == "auto" || w == "required" || w == "off") {
+      if (have_mode) return bad("more than one of auto, required and off");
+      have_mode = true;
+      off = w == "off";
+      m = w == "auto" ? KernelFeedback::kAuto : w == "required" ? KernelFeedback::kRequired
+                                                                : KernelFeedback::kOff;
+    } else if (w == "telemetry") {
+      have_policy = true;
+    } else if (w == "handoff") {
+      have_policy = true;
+      pol |= MN_POLICY_HANDOFF;
+    } else if (w == "all") {
+      have_policy = true;
+      pol |= kAllPolicies;
+    } else {
+      return bad(w.empty() ? "an empty word" : absl::StrFormat("unknown word \"%s\"", w));
+    }
+    if (comma == std::string_view::npos) break;
+    rest.remove_prefix(comma + 1);
   }
+  if (off && have_policy) return bad("off takes no policies");
+  *mode = m;
+  *policies = have_policy ? pol : kAllPolicies;
   return true;
+}
+
+std::string PolicyNames(uint32_t policies) {
+  if (policies == 0) return "telemetry only";
+  std::string s;
+  if (policies & MN_POLICY_HANDOFF) s += "handoff";
+  return s;
 }
 
 #if MN_WITH_BPF
 
-std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, std::string* why_not,
+std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t policies,
+                                                       std::string* why_not,
                                                        std::string* pin_error) {
   if (std::string cap = CapabilityProblem(); !cap.empty()) {
     *why_not = cap;
@@ -218,6 +254,7 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, std::string* w
   kt->ncpus_ = libbpf_num_possible_cpus();
   if (kt->ncpus_ <= 0) return fail("counting the possible CPUs", kt->ncpus_);
   kt->skel_->rodata->target_tgid = static_cast<__u32>(getpid());
+  kt->skel_->rodata->policies = policies;
   bpf_map__set_max_entries(kt->skel_->maps.cpu_state, static_cast<__u32>(kt->ncpus_));
   bpf_map__set_max_entries(kt->skel_->maps.p_state, static_cast<__u32>(procs));
   if (int err = mn_telemetry_bpf__load(kt->skel_); err != 0) return fail("loading the BPF programs", err);
@@ -240,6 +277,7 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, std::string* w
     kt->p_[i].m = -1;
   }
   kt->tracked_fd_ = bpf_map__fd(maps.tracked);
+  kt->events_fd_ = bpf_map__fd(maps.events);
   *pin_error = kt->Pin();
   return kt;
 }
@@ -361,7 +399,8 @@ bool KernelTelemetry::ReadCpu(int cpu, mn_cpu_state* out) const {
 
 #else  // !MN_WITH_BPF
 
-std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int, std::string* why_not, std::string*) {
+std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int, uint32_t, std::string* why_not,
+                                                       std::string*) {
   *why_not = "mnsched was built without BPF (MN_WITH_BPF=OFF, or no kernel BTF on the build machine)";
   return nullptr;
 }

@@ -25,15 +25,23 @@ struct mn_telemetry_bpf;  // the skeleton (build/<preset>/bpf/telemetry.skel.h)
 namespace mn::detail {
 #include "../bpf/mn_telemetry.h"
 
-// "auto", "off" or "required"; any other text is an InvalidArgument naming it.
-bool ParseKernelFeedback(const char* text, KernelFeedback* out, std::string* error);
+// Every policy (MN_POLICY_*), the default.
+inline constexpr uint32_t kAllPolicies = MN_POLICY_HANDOFF;
+
+// MN_KERNEL_FEEDBACK: comma-separated words, a mode (auto, required or off; auto if none)
+// and policies (telemetry = none, handoff, all; all if none). False with *error naming
+// the value and what is wrong.
+bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* policies,
+                         std::string* error);
+// "handoff", ..., or "telemetry only".
+std::string PolicyNames(uint32_t policies);
 
 class KernelTelemetry {
  public:
   // Loads, attaches, maps and pins for a runtime of `procs` Ps. On failure returns null
   // and sets *why_not. A failure to pin only clears pin_dir() and sets *pin_error.
-  static std::unique_ptr<KernelTelemetry> Open(int procs, std::string* why_not,
-                                               std::string* pin_error);
+  static std::unique_ptr<KernelTelemetry> Open(int procs, uint32_t policies,
+                                               std::string* why_not, std::string* pin_error);
   ~KernelTelemetry();
   KernelTelemetry(const KernelTelemetry&) = delete;
   KernelTelemetry& operator=(const KernelTelemetry&) = delete;
@@ -50,6 +58,8 @@ class KernelTelemetry {
   bool ReadM(int slot, mn_m_telemetry* out) const;
   bool ReadCpu(int cpu, mn_cpu_state* out) const;
   int ncpus() const { return ncpus_; }
+  // The upcall ring buffer (mn_event records), for the feedback thread.
+  int events_fd() const { return events_fd_; }
   const std::string& pin_dir() const { return pin_dir_; }
 
  private:
@@ -65,6 +75,7 @@ class KernelTelemetry {
   int ncpus_ = 0;
   int procs_ = 0;
   int tracked_fd_ = -1;
+  int events_fd_ = -1;
   std::string pin_dir_;
 };
 

@@ -1222,9 +1222,12 @@ void HandoffP(Runtime* rt, P* pp) {
 bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why) {
   uint32_t s = m->pstate.load(std::memory_order_acquire);
   bool hog = why == TakeReason::kHog;
-  if (hog) {
-    // Only a G that has not reached a safe point since it was asked to yield.
-    if (s != kPStatePreempt || !rt->has_membarrier) return false;
+  if (hog || why == TakeReason::kDescheduled) {
+    // A hog: only a G that has not reached a safe point since it was asked to yield.
+    // Switched out by the kernel: a G in its own code (not in a blocking call, whose
+    // protocol is the other branch), asked to yield or not.
+    bool ok = hog ? s == kPStatePreempt : (s & ~kPStatePreempt) == 0;
+    if (!ok || !rt->has_membarrier) return false;
     if (!m->pstate.compare_exchange_strong(s, s | kPStateTaking, std::memory_order_acq_rel)) {
       return false;
     }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "g.hpp"
+#include "feedback.hpp"
 #include "kfeedback.hpp"
 #include "netpoll.hpp"
 #include "note.hpp"
@@ -265,6 +266,9 @@ struct Runtime {
   alignas(64) std::atomic<int64_t> coarse_now{0};
   alignas(64) std::atomic<int64_t> handoffs{0};
   std::atomic<int64_t> preempt_requests{0};
+  // Tests only: false keeps sysmon from taking Ps (blocking calls, hogs), so that a test of
+  // another path (kernel feedback) is the only one that can act.
+  std::atomic<bool> sysmon_retake{true};
   std::atomic<int64_t> hogs{0};
   // Without membarrier(2) sysmon cannot take a hog's P (proc.cpp, "Taking a P away").
   bool has_membarrier = false;
@@ -282,6 +286,10 @@ struct Runtime {
   std::unique_ptr<KernelTelemetry> ktel;
   std::string kf_reason;
   std::string kf_pin_error;
+  uint32_t kf_policies = 0;              // MN_POLICY_* in force (0 without ktel)
+  std::unique_ptr<Feedback> feedback;    // the policies' thread, when any policy is on
+  std::atomic<int64_t> kernel_handoffs{0};  // Ps taken from Ms the kernel switched out
+  std::atomic<uint32_t> feedback_tid{0};    // its thread, one of ours (a futex word until set)
 };
 
 }  // namespace mn::detail
@@ -371,7 +379,10 @@ void HandoffP(Runtime* rt, P* pp);
 // mn::blocking (the CAS half of the protocol). kHog: m runs a G that has not reached a
 // safe point since it was asked to yield (the membarrier half); an M the kernel has
 // descheduled while holding a P (kernel feedback) will be taken the same way.
-enum class TakeReason { kBlockingCall, kHog };
+// kDescheduled: the kernel switched the M out while it ran a G (feedback.cpp).
+enum class TakeReason { kBlockingCall, kHog, kDescheduled };
+// Work that waits behind pp's M: its queue, its due timers, or global work with no P free.
+bool PHasWork(Runtime* rt, P* pp, int64_t now);
 bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why);
 // blocking_now: hands the caller's P off before the call.
 void HandOffOwnP(M* m);

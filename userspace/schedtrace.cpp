@@ -29,7 +29,8 @@ absl::StatusOr<int64_t> SchedTraceFromEnv() {
 std::string KernelFeedbackLine(Runtime* rt) {
   if (rt->ktel == nullptr) return "mn: kernel feedback: off: " + rt->kf_reason;
   if (!rt->kf_pin_error.empty()) return "mn: kernel feedback: on, not pinned: " + rt->kf_pin_error;
-  return "mn: kernel feedback: on, maps pinned in " + rt->ktel->pin_dir();
+  return "mn: kernel feedback: on (" + PolicyNames(rt->kf_policies) + "), maps pinned in " +
+         rt->ktel->pin_dir();
 }
 
 std::string SchedTraceLine(Runtime* rt) {
@@ -47,14 +48,15 @@ std::string SchedTraceLine(Runtime* rt) {
   }
   return absl::StrFormat(
       "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d needspinning=%d "
-      "idlethreads=%d runqueue=%d gcount=%d handoffs=%d preemptreqs=%d hogs=%d [%s]",
+      "idlethreads=%d runqueue=%d gcount=%d handoffs=%d preemptreqs=%d hogs=%d kfhandoffs=%d [%s]",
       since_ms, rt->procs, rt->npidle.load(std::memory_order_relaxed),
       rt->mcount.load(std::memory_order_relaxed),
       rt->nmspinning.load(std::memory_order_relaxed),
       rt->needspinning.load(std::memory_order_relaxed), nmidle, runqsize,
       GCount(rt), rt->handoffs.load(std::memory_order_relaxed),
       rt->preempt_requests.load(std::memory_order_relaxed),
-      rt->hogs.load(std::memory_order_relaxed), per_p);
+      rt->hogs.load(std::memory_order_relaxed),
+      rt->kernel_handoffs.load(std::memory_order_relaxed), per_p);
 }
 
 }  // namespace mn::detail

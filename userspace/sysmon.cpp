@@ -51,7 +51,8 @@ struct PRecord {
   int64_t syscallwhen = 0;
 };
 
-// Work that waits behind pp's M: its queue, its due timers, or global work with no P free.
+}  // namespace
+
 bool PHasWork(Runtime* rt, P* pp, int64_t now) {
   if (!pp->runq.Empty()) return true;
   int64_t w = pp->timers.when0.load(std::memory_order_relaxed);
@@ -60,8 +61,11 @@ bool PHasWork(Runtime* rt, P* pp, int64_t now) {
          rt->npidle.load(std::memory_order_relaxed) == 0;
 }
 
+namespace {
+
 int Retake(Runtime* rt, std::vector<PRecord>& recs, int64_t now) {
   int n = 0;
+  if (!rt->sysmon_retake.load(std::memory_order_relaxed)) return 0;
   for (int i = 0; i < rt->procs; i++) {
     P* pp = rt->allp[i].get();
     PRecord& pd = recs[i];

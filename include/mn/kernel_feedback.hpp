@@ -21,6 +21,7 @@ struct KernelFeedbackStatus {
   bool active = false;  // the telemetry programs are loaded and attached
   std::string reason;   // why they are not, when !active
   std::string pin_dir;  // where the maps are pinned (/sys/fs/bpf/mnsched/<pid>), or ""
+  std::string policies; // the policies acting on the telemetry ("handoff"; "telemetry only")
 };
 
 // The active runtime's state; outside a runtime, !active with the reason "no runtime is

@@ -15,6 +15,7 @@ struct Stats {
   int64_t handoffs = 0;           // Ps handed off from blocking calls and hogs
   int64_t preempt_requests = 0;   // cooperative preemptions requested by sysmon
   int64_t hogs = 0;               // Gs that ran 10 ms without a runtime call; their P was taken
+  int64_t kernel_handoffs = 0;    // Ps taken from Ms the kernel switched out (kernel feedback)
 };
 
 // A sample of the active runtime's counters (all zero when no runtime is active). Read
