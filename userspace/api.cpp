@@ -273,6 +273,16 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
     rt->ktel = KernelTelemetry::Open(rt->procs, kf_policies, &rt->kf_reason, &rt->kf_pin_error);
     if (rt->ktel != nullptr && kf_policies != 0) {
       rt->feedback = std::make_unique<Feedback>(rt);
+      // For experiments (docs/kernel-feedback.md, "Choosing the threshold"): 1..100000 us.
+      if (const char* t = std::getenv("MN_KF_HANDOFF_US")) {
+        char* end = nullptr;
+        long us = std::strtol(t, &end, 10);
+        if (end == t || *end != 0 || us < 1 || us > 100000) {
+          ConfigError(absl::InvalidArgumentError(absl::StrFormat(
+              "MN_KF_HANDOFF_US=\"%s\": must be microseconds, 1 to 100000", t)));
+        }
+        rt->feedback->threshold_ns = us * 1000;
+      }
       if (!rt->feedback->Start(rt->ktel->events_fd(), &rt->kf_reason)) {
         rt->feedback.reset();
         rt->ktel.reset();
