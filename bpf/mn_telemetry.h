@@ -13,6 +13,8 @@
  *    the odd value with a CAS and gives up the event rather than wait.
  *  - m_hints[slot] and p_state[p] are written by the runtime (plain stores through mmap)
  *    and read by BPF programs and tools; each field is one aligned word, read alone.
+ *  - cpu_state[cpu].nr_waiting and rt_state are outside the seq protocol: each field is
+ *    one aligned word, read alone (rt_state's want_cpu is a flag both sides CAS).
  *  - Every record is aligned to a 64-byte cache line: neighbours are written from
  *    different CPUs (two Ms' hints by their own threads at every G switch, two CPUs'
  *    cpu_state by their sched_switch), and sharing a line cost skynet 3%.
@@ -68,6 +70,10 @@ struct mn_cpu_state {
   __s32 m;         /* that M's slot, or -1 */
   __u32 tid;       /* the thread running there (0 when idle) */
   __u64 since_ns;  /* the last switch on this CPU that changed the fields above */
+  /* Tasks queued on the CPU besides the one running, as of the last switch or wakeup
+   * there (rq->nr_running); kept only with the spin policy on. Read alone. */
+  __u32 nr_waiting;
+  __u32 pad0;
 } MN_CACHE_LINE;
 
 /* Written by the runtime for each of its Ms; the sched_ext scheduler reads it. */
@@ -94,18 +100,41 @@ struct mn_p_state {
 
 /* Kernel-feedback policies (docs/kernel-feedback.md), set in the programs before load. */
 #define MN_POLICY_HANDOFF 1u /* report Ms descheduled while they hold a P and run a G */
+#define MN_POLICY_SPIN 2u    /* keep nr_waiting; report a CPU turning idle when asked */
 
 enum mn_event_type {
   mn_ev_descheduled = 1, /* an M holding a P, running a G, was switched out */
+  mn_ev_cpu_idle = 2,    /* a CPU turned idle while rt_state.want_cpu was set */
 };
 
 /* An upcall, through the `events` ring buffer. */
 struct mn_event {
   __u32 type;      /* enum mn_event_type */
-  __s32 m;         /* the M's slot */
-  __s32 p;         /* the P it held (from its hints) */
-  __u32 state;     /* what it became: mn_preempted or mn_blocked */
-  __u64 since_ns;  /* when (the record's since_ns) */
+  __s32 m;         /* descheduled: the M's slot; else -1 */
+  __s32 p;         /* descheduled: the P it held (from its hints); else -1 */
+  __u32 state;     /* descheduled: what it became, mn_preempted or mn_blocked */
+  __u64 since_ns;  /* when (CLOCK_MONOTONIC) */
+  __s32 cpu;       /* the CPU it happened on */
+  __u32 pad0;
 };
+
+/* The runtime as a whole (one entry). */
+struct mn_rt_state {
+  /* Set to 1 by the runtime when it declined to spin or to wake an M because no CPU was
+   * free; the first switch to the idle task that CASes it back to 0 sends mn_ev_cpu_idle. */
+  __u32 want_cpu;
+  __u32 pad0;
+  /* Counters, written by sysmon at each tick for tools (mn::stats() has the live ones). */
+  struct {
+    __u64 kernel_handoffs; /* Ps taken from Ms the kernel switched out */
+    __u64 idle_wakeups;    /* Ms started because a CPU turned idle (mn_ev_cpu_idle) */
+    __u64 spins;           /* times an M started spinning */
+    __u64 spins_declined;  /* times an M parked instead, no CPU being free */
+    __u64 wakes_declined;  /* times no M was woken to spin, no CPU being free */
+    __u64 spin_ns;         /* wall time Ms spent spinning */
+    __u64 sample_ns;       /* when sysmon wrote these */
+    __u64 spin_backstops;  /* Ms sysmon started for work left waiting after a declined wake */
+  } counters MN_CACHE_LINE;
+} MN_CACHE_LINE;
 
 #endif /* MN_TELEMETRY_H */

@@ -24,7 +24,15 @@
  *    a BPF program must not wait unboundedly, and a lost event costs one sample.
  *  - cpu_state[cpu] has one writer: sched_switch on that CPU, which the rq lock
  *    serialises. It is written only when one of its fields changes, so switches between
- *    other tasks leave it (and its cache line) alone.
+ *    other tasks leave it (and its cache line) alone. With the spin policy, nr_waiting is
+ *    also written by sched_wakeup(_new) of any task queued there: both tracepoints run
+ *    under that CPU's rq lock (ttwu_do_activate, wake_up_new_task), so it has one writer
+ *    at a time too. It misses a task the load balancer pulls away (no switch there), and
+ *    is right again at the CPU's next switch.
+ *  - want_cpu turns 1 -> 0 by CAS at a switch to the idle task, so one upcall answers one
+ *    request however many CPUs go idle at once. The runtime sets it before it looks at
+ *    cpu_state, this program writes cpu_state before it looks at want_cpu, both with full
+ *    barriers: a CPU that goes idle while the runtime declines is seen by one side.
  */
 #include "vmlinux.h"
 
@@ -78,6 +86,14 @@ struct {
   __type(key, __u32);
   __type(value, struct mn_p_state);
 } p_state SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(map_flags, BPF_F_MMAPABLE);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct mn_rt_state);
+} rt_state SEC(".maps");
 
 /* Upcalls to the runtime's feedback thread, which waits on it with epoll. */
 struct {
@@ -154,6 +170,45 @@ static __always_inline void report_descheduled(__s32 slot, __u32 state, __u64 no
   ev->p = p;
   ev->state = state;
   ev->since_ns = now;
+  ev->cpu = bpf_get_smp_processor_id();
+  bpf_ringbuf_submit(ev, 0);
+}
+
+/* The run queue of the CPU task t is on. Through its cfs_rq (every task has one, the idle
+ * and RT ones included, set with its CPU), not the `runqueues` per-CPU symbol: kernels
+ * without CONFIG_KALLSYMS_ALL, such as this project's test machines, cannot resolve a
+ * per-CPU variable for BPF. */
+static __always_inline struct rq *task_rq_of(struct task_struct *t) {
+  struct cfs_rq *cfs = t->se.cfs_rq;
+  return cfs ? cfs->rq : NULL;
+}
+
+/* Tasks queued on t's CPU besides the one running (the idle task does not count). */
+static __always_inline void note_waiting(struct task_struct *t) {
+  __u32 cpu = t->thread_info.cpu;
+  struct mn_cpu_state *c = bpf_map_lookup_elem(&cpu_state, &cpu);
+  struct rq *rq = task_rq_of(t);
+  if (!c || !rq) return;
+  __u32 n = rq->nr_running;
+  struct task_struct *curr = rq->curr;
+  if (curr && curr->pid != 0 && n > 0) n--;
+  if (c->nr_waiting != n) c->nr_waiting = n;
+}
+
+/* This CPU is turning idle: if the runtime asked for a CPU, say so, once. */
+static __always_inline void report_idle(__u32 cpu, __u64 now) {
+  __u32 zero = 0;
+  struct mn_rt_state *st = bpf_map_lookup_elem(&rt_state, &zero);
+  if (!st || *(volatile __u32 *)&st->want_cpu == 0) return;
+  if (__sync_val_compare_and_swap(&st->want_cpu, 1, 0) != 1) return;
+  struct mn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+  if (!ev) return;
+  ev->type = mn_ev_cpu_idle;
+  ev->m = -1;
+  ev->p = -1;
+  ev->state = 0;
+  ev->since_ns = now ? now : bpf_ktime_get_ns();
+  ev->cpu = cpu;
   bpf_ringbuf_submit(ev, 0);
 }
 
@@ -216,11 +271,24 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
       c->since_ns = now;
       __sync_fetch_and_add(&c->seq, 1);
     }
+    if (policies & MN_POLICY_SPIN) {
+      /* Here rq->curr is already next; nr_running counts it unless it is the idle task. */
+      struct rq *rq = task_rq_of(next);
+      if (rq) {
+        __u32 n = rq->nr_running;
+        if (!idle && n > 0) n--;
+        if (c->nr_waiting != n) c->nr_waiting = n;
+      }
+      /* cpu_state (idle) was written above, with a full barrier after it. */
+      if (idle) report_idle(cpu, now);
+    }
   }
   return 0;
 }
 
 static __always_inline int on_wakeup(struct task_struct *p) {
+  /* Any task queued on a CPU changes what a spinner there would take from it. */
+  if (policies & MN_POLICY_SPIN) note_waiting(p);
   __s32 slot;
   struct mn_m_telemetry *r = lookup_m(p, &slot);
   if (!r || !rec_lock(r)) return 0;

@@ -1,7 +1,9 @@
 // Kernel-feedback policies (userspace/feedback.cpp). The decision logic is driven through its
-// seam with synthetic telemetry: the upcall events and the M's kernel record are made up,
-// while the Ms, Ps and Gs are real. Then one test on the real kernel, as root: an M that
-// shares its CPU with a hog has its P handed off, and the Gs queued on it run.
+// seam with synthetic telemetry: the upcall events, the M's kernel record and the CPUs'
+// states are made up, while the Ms, Ps and Gs are real. Then tests on the real kernel, as
+// root: an M that shares its CPU with a hog, or blocks in a call the runtime does not
+// know of, has its P handed off and the Gs queued on it run; the kernel answers a request
+// for an idle CPU and counts the tasks waiting for one.
 //
 // sysmon's own retaking (blocking calls, hogs) is switched off in these tests, so that
 // kernel feedback is the only path that can move a P.
@@ -32,7 +34,44 @@ constexpr uint64_t kSince = 1'000'000'000;  // a made-up switch-out time
 
 mn_event Descheduled(int slot, int p) {
   return mn_event{.type = mn::detail::mn_ev_descheduled, .m = slot, .p = p,
-                  .state = mn::detail::mn_preempted, .since_ns = kSince};
+                  .state = mn::detail::mn_preempted, .since_ns = kSince, .cpu = 0, .pad0 = 0};
+}
+
+mn_event CpuIdle(int cpu) {
+  return mn_event{.type = mn::detail::mn_ev_cpu_idle, .m = -1, .p = -1, .state = 0,
+                  .since_ns = kSince, .cpu = cpu, .pad0 = 0};
+}
+
+// Made-up CPUs for the spin policy: cpu_state by CPU number and the want_cpu word.
+struct FakeCpus {
+  static constexpr int kN = 4;
+  mn::detail::mn_cpu_state cpus[kN]{};
+  uint32_t want_cpu = 0;
+  // Every CPU busy, with a task waiting for each.
+  FakeCpus() {
+    for (auto& c : cpus) c.nr_waiting = 1;
+  }
+  void Install(Feedback* fb, std::vector<int> allowed = {0, 1, 2}) {
+    fb->SetCpuView(cpus, kN, std::move(allowed), &want_cpu);
+  }
+  void SetIdle(int cpu, bool idle) {
+    __atomic_store_n(&cpus[cpu].idle, idle ? 1u : 0u, __ATOMIC_RELAXED);
+    __atomic_store_n(&cpus[cpu].nr_waiting, idle ? 0u : 1u, __ATOMIC_RELAXED);
+  }
+};
+
+int64_t Spins(mn::detail::Runtime* rt) {
+  int64_t spins = 0, spin_ns = 0;
+  mn::detail::SumSpins(rt, &spins, &spin_ns);
+  return spins;
+}
+
+// Installs the spin policy on the running runtime with made-up CPUs (the runtime itself was
+// started with feedback off, so that only the fake view decides).
+void InstallSpinPolicy(mn::detail::Runtime* rt, FakeCpus* cpus) {
+  rt->feedback = std::make_unique<Feedback>(rt);
+  cpus->Install(rt->feedback.get());
+  rt->kf_spin.store(true, std::memory_order_release);
 }
 
 // A fake kernel record for one M: what the seam returns.
@@ -211,6 +250,130 @@ TEST(FeedbackPolicy, AnMInABlockingCallIsLeftToSysmon) {
   EXPECT_EQ(handoffs, 0);
 }
 
+// ---- the spin policy -----------------------------------------------------------------------
+
+TEST(FeedbackSpin, AnMSpinsOnlyWhereACpuIsFree) {
+  mn::run(
+      [] {
+        Feedback fb(GetM()->rt);
+        FakeCpus f;
+        f.Install(&fb);  // the process may run on CPUs 0, 1 and 2
+        // Every CPU busy, a task waiting for each: no spinning, and the kernel is asked
+        // for an idle CPU.
+        EXPECT_FALSE(fb.MaySpin(0));
+        EXPECT_EQ(f.want_cpu, 1u);
+        EXPECT_FALSE(fb.MayWake(0));
+        // An idle CPU the process may not use changes nothing.
+        f.SetIdle(3, true);
+        EXPECT_FALSE(fb.MaySpin(0));
+        EXPECT_FALSE(fb.MayWake(0));
+        // Its own CPU with nobody else waiting: the spinner takes CPU from nobody, but a
+        // woken M would need another CPU.
+        f.cpus[0].nr_waiting = 0;
+        f.want_cpu = 0;
+        EXPECT_TRUE(fb.MaySpin(0));
+        EXPECT_FALSE(fb.MayWake(0));
+        EXPECT_EQ(f.want_cpu, 1u);
+        // Another allowed CPU idle: both.
+        f.cpus[0].nr_waiting = 1;
+        f.want_cpu = 0;
+        f.SetIdle(2, true);
+        EXPECT_TRUE(fb.MaySpin(0));
+        EXPECT_TRUE(fb.MayWake(0));
+        EXPECT_EQ(f.want_cpu, 0u);  // no request when a CPU is free
+        // The idle CPU is the caller's own (it is about to sleep there): not another one.
+        EXPECT_FALSE(fb.MayWake(2));
+      },
+      NoFeedback(1));
+}
+
+TEST(FeedbackSpin, NoMSpinsWhenNoCpuIsFree) {
+  HangGuard guard;
+  int64_t spins_before = -1, spins_after = -1, declined = -1;
+  int sum = 0;
+  mn::run(
+      [&] {
+        auto* rt = GetM()->rt;
+        FakeCpus f;
+        // Before any G exists: no other M runs, so none is spinning already.
+        InstallSpinPolicy(rt, &f);
+        spins_before = Spins(rt);
+        // Work that would wake spinners: Gs handing a value along a chain of channels.
+        for (int round = 0; round < 200; round++) {
+          mn::Chan<int> a, b;
+          mn::go([a, b] { b.send(*a.recv() + 1); });
+          a.send(round);
+          sum += *b.recv();
+        }
+        spins_after = Spins(rt);
+        declined = rt->wakes_declined.load() + rt->spins_declined.load();
+        rt->kf_spin.store(false);
+      },
+      NoFeedback(2));
+  EXPECT_EQ(sum, 200 * 199 / 2 + 200);  // every round ran
+  EXPECT_EQ(spins_before, 0);
+  EXPECT_EQ(spins_after, 0);
+  EXPECT_GT(declined, 0);
+}
+
+TEST(FeedbackSpin, AnIdleCpuLetsAnMSpin) {
+  HangGuard guard;
+  int64_t spins = 0, declined = -1;
+  mn::run(
+      [&] {
+        auto* rt = GetM()->rt;
+        FakeCpus f;
+        // Every CPU idle, so that one other than main's own is, wherever main runs.
+        for (int c = 0; c < FakeCpus::kN; c++) f.SetIdle(c, true);
+        InstallSpinPolicy(rt, &f);
+        std::atomic<bool> ran{false};
+        mn::go([&] { ran = true; });  // wakep: P 1 is idle, and so is a CPU
+        while (!ran.load()) asm volatile("");  // main keeps its P: the G runs elsewhere
+        while ((spins = Spins(rt)) == 0) mn::yield();
+        declined = rt->wakes_declined.load();
+      },
+      NoFeedback(2));
+  EXPECT_GE(spins, 1);
+  EXPECT_EQ(declined, 0);
+}
+
+TEST(FeedbackSpin, AnIdleCpuWithQueuedWorkWakesExactlyOneM) {
+  HangGuard guard;
+  std::atomic<int> ran{0};
+  int64_t declined = -1, wakeups_first = -1, wakeups_again = -1, idle_events = -1;
+  mn::run(
+      [&] {
+        auto* rt = GetM()->rt;
+        rt->sysmon_retake = false;  // only the upcall can get the queued Gs run
+        FakeCpus f;
+        InstallSpinPolicy(rt, &f);
+        for (int i = 0; i < 5; i++) mn::go([&] { ran.fetch_add(1); });
+        declined = rt->wakes_declined.load();
+        std::thread feedback([&] {
+          // The feedback thread's upcall: a CPU turned idle, work is queued, nobody spins.
+          f.SetIdle(1, true);
+          rt->feedback->OnEvent(CpuIdle(1), 0);
+          wakeups_first = rt->idle_wakeups.load();
+          while (ran.load() < 5) std::this_thread::yield();
+          // Again, with nothing queued any more: nobody is woken.
+          rt->feedback->OnEvent(CpuIdle(1), 0);
+          wakeups_again = rt->idle_wakeups.load();
+          idle_events = rt->feedback->idle_events();
+        });
+        // Main keeps its P in its own code: only an M woken by the upcall runs the Gs.
+        while (ran.load(std::memory_order_acquire) < 5) {
+          for (int i = 0; i < 1000; i++) asm volatile("");
+        }
+        feedback.join();
+      },
+      NoFeedback(2));
+  EXPECT_GE(declined, 1);
+  EXPECT_EQ(wakeups_first, 1);
+  EXPECT_EQ(wakeups_again, 1);
+  EXPECT_EQ(idle_events, 2);
+  EXPECT_EQ(ran.load(), 5);
+}
+
 // ---- the real kernel ---------------------------------------------------------------------
 
 TEST(FeedbackKernel, AnMSharingItsCpuWithAHogHasItsPHandedOff) {
@@ -251,6 +414,108 @@ TEST(FeedbackKernel, AnMSharingItsCpuWithAHogHasItsPHandedOff) {
   if (!why.empty()) GTEST_SKIP() << "kernel feedback unavailable: " << why;
   EXPECT_EQ(ran.load(), 5);
   EXPECT_GE(handoffs, 1);
+}
+
+TEST(FeedbackKernel, AnMBlockedInAnUnwrappedCallHasItsPHandedOff) {
+  unsetenv("MN_KERNEL_FEEDBACK");
+  int fds[2];
+  ASSERT_EQ(pipe(fds), 0);
+  HangGuard guard;
+  std::string why;
+  std::atomic<int> ran{0};
+  int64_t handoffs = 0;
+  mn::run(
+      [&] {
+        mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
+        if (!st.active) {
+          why = st.reason;
+          return;
+        }
+        auto* rt = GetM()->rt;
+        rt->sysmon_retake = false;  // only kernel feedback can free the queued Gs
+        for (int i = 0; i < 5; i++) {
+          mn::go([&] {
+            // The last one unblocks main: so main returns only if they all ran.
+            if (ran.fetch_add(1) == 4) (void)!write(fds[1], "x", 1);
+          });
+        }
+        // A read the runtime knows nothing of (not mn::blocking): main's M sleeps in the
+        // kernel holding the only P, with five Gs queued on it.
+        char c;
+        EXPECT_EQ(read(fds[0], &c, 1), 1);
+        handoffs = rt->kernel_handoffs.load();
+      },
+      mn::Options{.procs = 1});
+  close(fds[0]);
+  close(fds[1]);
+  if (!why.empty()) GTEST_SKIP() << "kernel feedback unavailable: " << why;
+  EXPECT_EQ(ran.load(), 5);
+  EXPECT_GE(handoffs, 1);
+}
+
+TEST(FeedbackKernel, TheKernelAnswersARequestForAnIdleCpu) {
+  unsetenv("MN_KERNEL_FEEDBACK");
+  HangGuard guard;
+  std::string why;
+  int64_t events = 0;
+  uint32_t want_after = 1;
+  mn::run(
+      [&] {
+        mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
+        if (!st.active) {
+          why = st.reason;
+          return;
+        }
+        auto* rt = GetM()->rt;
+        uint32_t* want = &rt->ktel->rt_state()->want_cpu;
+        int64_t before = rt->feedback->idle_events();
+        __atomic_store_n(want, 1, __ATOMIC_SEQ_CST);
+        // Some CPU goes idle soon (this M sleeps, for one): the program clears the flag
+        // and the feedback thread receives the upcall.
+        while (rt->feedback->idle_events() == before) mn::sleep_for(std::chrono::milliseconds(1));
+        events = rt->feedback->idle_events() - before;
+        want_after = __atomic_load_n(want, __ATOMIC_SEQ_CST);
+      },
+      mn::Options{.procs = 1});
+  if (!why.empty()) GTEST_SKIP() << "kernel feedback unavailable: " << why;
+  EXPECT_GE(events, 1);
+  EXPECT_EQ(want_after, 0u);
+}
+
+TEST(FeedbackKernel, TheKernelCountsTasksWaitingForAnMsCpu) {
+  unsetenv("MN_KERNEL_FEEDBACK");
+  // The test's thread (and so the runtime's M) and a hog process on CPU 0.
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(0, &set);
+  ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
+  pid_t hog = fork();
+  if (hog == 0) {
+    volatile unsigned long x = 0;
+    for (;;) x = x + 1;
+  }
+  ASSERT_GT(hog, 0);
+  HangGuard guard;
+  std::string why;
+  uint32_t waiting = 0;
+  mn::run(
+      [&] {
+        mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
+        if (!st.active) {
+          why = st.reason;
+          return;
+        }
+        const mn::detail::mn_cpu_state* cpu0 = &GetM()->rt->ktel->cpus()[0];
+        // Running on CPU 0 beside the hog: one of the two is always waiting for it.
+        while ((waiting = __atomic_load_n(&cpu0->nr_waiting, __ATOMIC_RELAXED)) == 0) {
+          for (int i = 0; i < 1000; i++) asm volatile("");
+        }
+      },
+      mn::Options{.procs = 1});
+  kill(hog, SIGKILL);
+  waitpid(hog, nullptr, 0);
+  if (!why.empty()) GTEST_SKIP() << "kernel feedback unavailable: " << why;
+  EXPECT_GE(waiting, 1u);
 }
 
 }  // namespace

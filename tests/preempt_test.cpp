@@ -34,7 +34,9 @@ mn::Stats SpinnerAndSetter(SpinBody spin_body) {
         wg.wait();
         st = mn::stats();
       },
-      mn::Options{.procs = 1});
+      // sysmon's own preemption is under test: on a loaded machine kernel feedback would
+      // hand the spinner's descheduled P off first (feedback_test covers that path).
+      mn::Options{.procs = 1, .kernel_feedback = mn::KernelFeedback::kOff});
   EXPECT_TRUE(flag.load());
   return st;
 }

@@ -41,6 +41,7 @@ absl::Status Validate(const Options& opts) {
 namespace detail {
 
 absl::StatusOr<int64_t> SchedTraceFromEnv();       // schedtrace.cpp
+std::string SchedTraceLine(Runtime* rt, bool at_exit);  // schedtrace.cpp
 
 // The process-wide registry of the active runtime: the one piece of global state, since
 // outside threads must find the runtime to spawn into it.
@@ -255,6 +256,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   rt->detect_deadlock = opts.detect_deadlock;
   rt->run_tid = static_cast<int32_t>(gettid());
   pthread_sigmask(SIG_SETMASK, nullptr, &rt->sigmask);
+  pthread_getschedparam(pthread_self(), &rt->sched_policy, &rt->sched_param_);
   rt->schedtrace_ms = *trace;
   {
     ActiveRegistry& reg = Registry();
@@ -287,6 +289,9 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
         rt->feedback.reset();
         rt->ktel.reset();
         rt->kf_reason = "starting the feedback thread: " + rt->kf_reason;
+      } else if (kf_policies & MN_POLICY_SPIN) {
+        // release pairs with SpinAllowed's and WakeP's acquire: `feedback` is set.
+        rt->kf_spin.store(true, std::memory_order_release);
       }
     }
     if (rt->ktel == nullptr && kf_mode == KernelFeedback::kRequired) {
@@ -334,6 +339,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   StopSysmon(rt);
   if (rt->feedback != nullptr) rt->feedback->Stop();  // no P is taken after this
   WaitForMs(rt);
+  if (rt->schedtrace_ms > 0) std::fputs((SchedTraceLine(rt, true) + "\n").c_str(), stderr);
   int result = rt->main_result;
   std::exception_ptr exc = rt->main_exception;
   Unref(rt);
@@ -392,6 +398,11 @@ Stats stats() {
   st.preempt_requests = rt->preempt_requests.load(std::memory_order_relaxed);
   st.hogs = rt->hogs.load(std::memory_order_relaxed);
   st.kernel_handoffs = rt->kernel_handoffs.load(std::memory_order_relaxed);
+  SumSpins(rt, &st.spins, &st.spin_ns);
+  st.spins_declined = rt->spins_declined.load(std::memory_order_relaxed);
+  st.wakes_declined = rt->wakes_declined.load(std::memory_order_relaxed);
+  st.idle_wakeups = rt->idle_wakeups.load(std::memory_order_relaxed);
+  st.spin_backstops = rt->spin_backstops.load(std::memory_order_relaxed);
   return st;
 }
 

@@ -30,12 +30,94 @@ Feedback::Feedback(Runtime* rt) : rt_(rt), cases_(static_cast<std::size_t>(rt->p
   read_m = [rt](int slot, mn_m_telemetry* out) {
     return rt->ktel != nullptr && rt->ktel->ReadM(slot, out);
   };
+  if (rt->ktel != nullptr && rt->ktel->cpus() != nullptr && rt->ktel->rt_state() != nullptr) {
+    // The CPUs the runtime may use: those of the thread that called run(), whose mask
+    // the Ms inherit.
+    std::vector<int> allowed;
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    int n = rt->ktel->ncpus();
+    if (sched_getaffinity(0, sizeof set, &set) == 0) {
+      for (int c = 0; c < n && c < CPU_SETSIZE; c++) {
+        if (CPU_ISSET(c, &set)) allowed.push_back(c);
+      }
+    } else {
+      for (int c = 0; c < n; c++) allowed.push_back(c);
+    }
+    SetCpuView(rt->ktel->cpus(), n, std::move(allowed), &rt->ktel->rt_state()->want_cpu);
+  }
 }
 
 Feedback::~Feedback() { Stop(); }
 
+void Feedback::SetCpuView(const mn_cpu_state* cpus, int ncpus, std::vector<int> allowed,
+                          uint32_t* want_cpu) {
+  cpus_ = cpus;
+  ncpus_ = ncpus;
+  allowed_ = std::move(allowed);
+  want_cpu_ = want_cpu;
+}
+
+bool Feedback::OwnCpuFree(int own_cpu) const {
+  // Unknown (no such CPU in the view): the policy cannot judge, so it does not hold back.
+  if (own_cpu < 0 || own_cpu >= ncpus_) return true;
+  return __atomic_load_n(&cpus_[own_cpu].nr_waiting, __ATOMIC_RELAXED) == 0;
+}
+
+bool Feedback::OtherCpuIdle(int own_cpu) const {
+  for (int c : allowed_) {
+    if (c != own_cpu && c < ncpus_ && __atomic_load_n(&cpus_[c].idle, __ATOMIC_RELAXED) != 0) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Feedback::WantCpu() {
+  if (__atomic_load_n(want_cpu_, __ATOMIC_RELAXED) == 0) {
+    __atomic_store_n(want_cpu_, 1, __ATOMIC_RELAXED);
+  }
+  // Pairs with the BPF program's barrier between its cpu_state store and its want_cpu
+  // CAS: our store comes before the loads of cpu_state that follow in MaySpin/MayWake.
+  std::atomic_thread_fence(std::memory_order_seq_cst);
+}
+
+bool Feedback::MaySpin(int own_cpu) {
+  if (cpus_ == nullptr) return true;
+  if (OwnCpuFree(own_cpu) || OtherCpuIdle(own_cpu)) return true;
+  WantCpu();
+  return OwnCpuFree(own_cpu) || OtherCpuIdle(own_cpu);
+}
+
+bool Feedback::MayWake(int own_cpu) {
+  if (cpus_ == nullptr) return true;
+  if (OtherCpuIdle(own_cpu)) return true;
+  WantCpu();
+  return OtherCpuIdle(own_cpu);
+}
+
+bool QueuedWork(Runtime* rt) {
+  if (rt->runqsize.load(std::memory_order_seq_cst) != 0) return true;
+  for (const auto& pp : rt->allp) {
+    if (!pp->runq.Empty()) return true;
+  }
+  return false;
+}
+
+void Feedback::OnCpuIdle() {
+  idle_events_.fetch_add(1, std::memory_order_relaxed);
+  // WakeIdleP starts a spinner only with an idle P and none spinning; the feedback thread
+  // holds no P, so the spin policy does not hold it back.
+  if (QueuedWork(rt_) && WakeIdleP(rt_)) rt_->idle_wakeups.fetch_add(1, std::memory_order_relaxed);
+}
+
 void Feedback::OnEvent(const mn_event& ev, int64_t now) {
+  if (ev.type == mn_ev_cpu_idle) {
+    OnCpuIdle();
+    return;
+  }
   if (ev.type != mn_ev_descheduled || ev.p < 0 || ev.p >= rt_->procs) return;
+  descheduled_events_.fetch_add(1, std::memory_order_relaxed);
   Case& c = cases_[static_cast<std::size_t>(ev.p)];
   // A newer switch-out of the P's M replaces the case; the deadline counts from it.
   c.open = true;

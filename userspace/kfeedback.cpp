@@ -41,7 +41,7 @@ namespace {
 
 constexpr const char* kBpfFsRoot = "/sys/fs/bpf";
 constexpr const char* kPinRoot = "/sys/fs/bpf/mnsched";
-constexpr const char* kPinnedMaps[] = {"m_telemetry", "cpu_state", "hints", "p_state"};
+constexpr const char* kPinnedMaps[] = {"m_telemetry", "cpu_state", "hints", "p_state", "rt_state"};
 
 int64_t MonoNs() {
   timespec ts;
@@ -178,7 +178,7 @@ bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* polic
   auto bad = [&](std::string_view why) {
     *error = absl::StrFormat(
         "MN_KERNEL_FEEDBACK=\"%s\": %s (one of auto, required or off, optionally followed by "
-        "policies: telemetry (none), handoff, all; e.g. \"auto\", \"required,handoff\", "
+        "policies: telemetry (none), handoff, spin, all; e.g. \"auto\", \"required,handoff\", "
         "\"telemetry\")",
         text, why);
     return false;
@@ -201,6 +201,9 @@ bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* polic
     } else if (w == "handoff") {
       have_policy = true;
       pol |= MN_POLICY_HANDOFF;
+    } else if (w == "spin") {
+      have_policy = true;
+      pol |= MN_POLICY_SPIN;
     } else if (w == "all") {
       have_policy = true;
       pol |= kAllPolicies;
@@ -220,6 +223,7 @@ std::string PolicyNames(uint32_t policies) {
   if (policies == 0) return "telemetry only";
   std::string s;
   if (policies & MN_POLICY_HANDOFF) s += "handoff";
+  if (policies & MN_POLICY_SPIN) s += s.empty() ? "spin" : ",spin";
   return s;
 }
 
@@ -267,7 +271,9 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t polic
   kt->cpu_ = static_cast<mn_cpu_state*>(MapArray(maps.cpu_state, &kt->cpu_len_));
   kt->hints_ = static_cast<mn_m_hints*>(MapArray(maps.hints, &kt->hints_len_));
   kt->p_ = static_cast<mn_p_state*>(MapArray(maps.p_state, &kt->p_len_));
-  if (kt->m_ == nullptr || kt->cpu_ == nullptr || kt->hints_ == nullptr || kt->p_ == nullptr) {
+  kt->rt_ = static_cast<mn_rt_state*>(MapArray(maps.rt_state, &kt->rt_len_));
+  if (kt->m_ == nullptr || kt->cpu_ == nullptr || kt->hints_ == nullptr || kt->p_ == nullptr ||
+      kt->rt_ == nullptr) {
     *why_not = absl::StrFormat("mapping the BPF maps: %s", std::strerror(errno));
     return nullptr;
   }
@@ -300,7 +306,7 @@ std::string KernelTelemetry::Pin() {
     return absl::StrFormat("mkdir %s: %s", dir, std::strerror(errno));
   }
   bpf_map* maps[] = {skel_->maps.m_telemetry, skel_->maps.cpu_state, skel_->maps.hints,
-                     skel_->maps.p_state};
+                     skel_->maps.p_state, skel_->maps.rt_state};
   for (int i = 0; i < 4; i++) {
     std::string path = dir + "/" + kPinnedMaps[i];
     if (int err = bpf_map__pin(maps[i], path.c_str()); err != 0) {
@@ -322,6 +328,7 @@ KernelTelemetry::~KernelTelemetry() {
   if (m_ != nullptr) munmap(m_, m_len_);
   if (cpu_ != nullptr) munmap(cpu_, cpu_len_);
   if (hints_ != nullptr) munmap(hints_, hints_len_);
+  if (rt_ != nullptr) munmap(rt_, rt_len_);
   if (p_ != nullptr) munmap(p_, p_len_);
   if (skel_ != nullptr) mn_telemetry_bpf__destroy(skel_);
 }

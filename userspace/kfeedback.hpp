@@ -26,14 +26,14 @@ namespace mn::detail {
 #include "../bpf/mn_telemetry.h"
 
 // Every policy (MN_POLICY_*), the default.
-inline constexpr uint32_t kAllPolicies = MN_POLICY_HANDOFF;
+inline constexpr uint32_t kAllPolicies = MN_POLICY_HANDOFF | MN_POLICY_SPIN;
 
 // MN_KERNEL_FEEDBACK: comma-separated words, a mode (auto, required or off; auto if none)
-// and policies (telemetry = none, handoff, all; all if none). False with *error naming
+// and policies (telemetry = none, handoff, spin, all; all if none). False with *error naming
 // the value and what is wrong.
 bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* policies,
                          std::string* error);
-// "handoff", ..., or "telemetry only".
+// "handoff,spin", ..., or "telemetry only".
 std::string PolicyNames(uint32_t policies);
 
 class KernelTelemetry {
@@ -58,6 +58,10 @@ class KernelTelemetry {
   bool ReadM(int slot, mn_m_telemetry* out) const;
   bool ReadCpu(int cpu, mn_cpu_state* out) const;
   int ncpus() const { return ncpus_; }
+  // The mmapped arrays themselves, for the spin policy's hot path: cpu_state by CPU (its
+  // nr_waiting and idle words read alone), and the runtime's own record.
+  const mn_cpu_state* cpus() const { return cpu_; }
+  mn_rt_state* rt_state() const { return rt_; }
   // The upcall ring buffer (mn_event records), for the feedback thread.
   int events_fd() const { return events_fd_; }
   const std::string& pin_dir() const { return pin_dir_; }
@@ -71,7 +75,8 @@ class KernelTelemetry {
   mn_cpu_state* cpu_ = nullptr;
   mn_m_hints* hints_ = nullptr;
   mn_p_state* p_ = nullptr;
-  std::size_t m_len_ = 0, cpu_len_ = 0, hints_len_ = 0, p_len_ = 0;
+  mn_rt_state* rt_ = nullptr;
+  std::size_t m_len_ = 0, cpu_len_ = 0, hints_len_ = 0, p_len_ = 0, rt_len_ = 0;
   int ncpus_ = 0;
   int procs_ = 0;
   int tracked_fd_ = -1;

@@ -38,6 +38,7 @@
 // woken; every M checks `stopping` in FindRunnable and stopm (under the same lock) and
 // exits its thread. Ms running a G exit at that G's next switch to g0; the G is dropped.
 #include <linux/membarrier.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -261,6 +262,10 @@ void NewM(Runtime* rt, P* pp, bool spinning) {
   pthread_attr_init(&attr);
   pthread_attr_setstacksize(&attr, kMStackSize);
   pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+  // run()'s thread's policy, not the creator's (proc.cpp may run on the feedback thread).
+  pthread_attr_setinheritsched(&attr, PTHREAD_EXPLICIT_SCHED);
+  pthread_attr_setschedpolicy(&attr, rt->sched_policy);
+  pthread_attr_setschedparam(&attr, &rt->sched_param_);
   // The new thread starts with every signal blocked and unblocks them once its signal
   // stack is in place (MThreadMain), so a stack overflow is always reported.
   sigset_t all, old;
@@ -298,6 +303,21 @@ void StartM(Runtime* rt, P* pp, bool spinning) {
   m->park.Wakeup();  // release: nextp and spinning are visible to the woken M
 }
 
+// Spin time, for mn::stats() and the spin policy's evaluation: from when a spinning M
+// runs (BecomeSpinning, or waking as a spinner) until it stops spinning. Each M counts its
+// own, so the hot path has no shared write.
+void SpinBegin(M* m) {
+  m->spin_since = NanoTime();
+  m->spins.store(m->spins.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+}
+
+void SpinEnd(M* m) {
+  if (m->spin_since == 0) return;
+  int64_t d = NanoTime() - m->spin_since;
+  m->spin_since = 0;
+  m->spin_ns.store(m->spin_ns.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
 // Parks the M in the thread cache until startm hands it a P. Returns false when the
 // runtime is stopping and the thread should exit.
 bool StopM(M* m) {
@@ -319,6 +339,7 @@ bool StopM(M* m) {
   if (pp == nullptr) return false;  // woken by StopRuntime
   m->nextp = nullptr;
   AcquireP(m, pp);
+  if (m->spinning) SpinBegin(m);  // woken as a spinner: its spin starts now it runs
   return true;
 }
 
@@ -327,15 +348,40 @@ void BecomeSpinning(M* m) {
   SetHint(m->hints->spinning, true);
   m->rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
   m->rt->needspinning.store(0, std::memory_order_seq_cst);
+  SpinBegin(m);
 }
 
-// Starts one spinning M if there is an idle P and nobody spins yet.
-void WakeP(Runtime* rt) {
+// The spin policy (feedback.hpp): may this M start spinning? Declines are counted.
+bool SpinAllowed(M* m) {
+  Runtime* rt = m->rt;
+  // acquire pairs with the release store that turns the policy on after `feedback` is set.
+  if (!rt->kf_spin.load(std::memory_order_acquire)) return true;
+  if (rt->feedback->MaySpin(sched_getcpu())) return true;
+  rt->spins_declined.fetch_add(1, std::memory_order_relaxed);
+  return false;
+}
+
+// Starts one spinning M if there is an idle P and nobody spins yet; true if it did.
+bool WakeP(Runtime* rt) {
   // seq_cst loads: the second half of "publish work, then look for spinners".
-  if (rt->npidle.load(std::memory_order_seq_cst) == 0) return;
-  if (rt->nmspinning.load(std::memory_order_seq_cst) != 0) return;
+  if (rt->npidle.load(std::memory_order_seq_cst) == 0) return false;
+  if (rt->nmspinning.load(std::memory_order_seq_cst) != 0) return false;
+  // The spin policy: a new spinner only where a CPU is free. Only for a caller that holds a
+  // P, whose M runs the work later if nobody else does (or the idle-CPU upcall wakes an M
+  // first): work readied from outside, by the feedback thread, or by an M whose P was
+  // taken (m->p is stale then, and the work went to the global queue), always wakes. A P
+  // taken after this check is handed off with its queue (HandoffP starts an M for it).
+  if (rt->kf_spin.load(std::memory_order_acquire)) {
+    M* self = GetM();
+    if (self != nullptr && self->p != nullptr &&
+        (self->pstate.load(std::memory_order_acquire) & kPStateTaken) == 0 &&
+        !rt->feedback->MayWake(sched_getcpu())) {
+      rt->wakes_declined.fetch_add(1, std::memory_order_relaxed);
+      return false;
+    }
+  }
   int32_t zero = 0;
-  if (!rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return;
+  if (!rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) return false;
   P* pp;
   {
     std::lock_guard<SchedLock> lock(rt->lock);
@@ -344,10 +390,11 @@ void WakeP(Runtime* rt) {
       if (rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
         Fatal("wakep: negative nmspinning");
       }
-      return;
+      return false;
     }
   }
   StartM(rt, pp, true);
+  return true;
 }
 
 // Starts up to n Ms on idle Ps (Go's startIdle), for work just put on the global queue.
@@ -376,6 +423,7 @@ void MakeRunnable(G* g) {
 
 void ResetSpinning(M* m) {
   if (!m->spinning) Fatal("resetspinning: not a spinning M");
+  SpinEnd(m);
   m->spinning = false;
   SetHint(m->hints->spinning, false);
   if (m->rt->nmspinning.fetch_sub(1, std::memory_order_seq_cst) <= 0) {
@@ -483,8 +531,10 @@ top:
 
   // Spin only while few Ms do: at most half the busy Ps, so that a burst of readies on
   // many Ps does not put every idle M to work burning CPU.
-  if (m->spinning || 2 * rt->nmspinning.load(std::memory_order_relaxed) <
-                         rt->procs - rt->npidle.load(std::memory_order_relaxed)) {
+  // And, with the spin policy, only where a CPU is free (SpinAllowed).
+  if (m->spinning || (2 * rt->nmspinning.load(std::memory_order_relaxed) <
+                          rt->procs - rt->npidle.load(std::memory_order_relaxed) &&
+                      SpinAllowed(m))) {
     if (!m->spinning) BecomeSpinning(m);
     if (G* g = StealWork(m)) return g;
   }
@@ -501,7 +551,8 @@ top:
       G* g = GlobRunqGet(rt, pp, 0);
       return g;
     }
-    if (!m->spinning && rt->needspinning.load(std::memory_order_seq_cst) == 1) {
+    if (!m->spinning && rt->needspinning.load(std::memory_order_seq_cst) == 1 &&
+        SpinAllowed(m)) {
       // A spinner found work it could not place: spin instead of sleeping.
       BecomeSpinning(m);
       goto top;  // leaving the scope releases the lock
@@ -512,6 +563,7 @@ top:
 
   bool was_spinning = m->spinning;
   if (m->spinning) {
+    SpinEnd(m);
     m->spinning = false;
     SetHint(m->hints->spinning, false);
     // seq_cst RMW: the spinner's half of the pairing. Everything read below is read
@@ -834,9 +886,11 @@ void* MThreadMain(void* arg) {
   P* pp = m->nextp;
   m->nextp = nullptr;
   AcquireP(m, pp);
+  if (m->spinning) SpinBegin(m);
   Schedule(m);
   // Exiting: the runtime is stopping (nobody will take the P), or a locked G exited.
   if (m->spinning) {
+    SpinEnd(m);
     m->spinning = false;
     SetHint(m->hints->spinning, false);
     rt->nmspinning.fetch_sub(1, std::memory_order_relaxed);
@@ -1044,6 +1098,9 @@ void StartMainM(Runtime* rt) {
     std::lock_guard<SchedLock> lock(rt->lock);
     pp = PidleGet(rt);
   }
+  // Every P already taken: sysmon (the spin policy's backstop) or the feedback thread saw
+  // main queued with Ps idle and started Ms first, and they run it.
+  if (pp == nullptr) return;
   StartM(rt, pp, false);
 }
 
@@ -1515,6 +1572,18 @@ void RandomOrder::Reset(uint32_t count) {
   };
   for (uint32_t i = 1; i <= count; i++) {
     if (gcd(i, count) == 1) coprimes_.push_back(i);
+  }
+}
+
+bool WakeIdleP(Runtime* rt) { return WakeP(rt); }
+
+void SumSpins(Runtime* rt, int64_t* spins, int64_t* spin_ns) {
+  *spins = 0;
+  *spin_ns = 0;
+  std::lock_guard<SchedLock> lock(rt->lock);
+  for (const auto& m : rt->allm) {
+    *spins += m->spins.load(std::memory_order_relaxed);
+    *spin_ns += m->spin_ns.load(std::memory_order_relaxed);
   }
 }
 

@@ -82,6 +82,11 @@ struct M {
   // field is stored alone (SetHint), by the M itself, or by sysmon when it takes the P.
   mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0};
   mn_m_hints* hints = &own_hints;
+
+  // Spinning, counted by the M itself (proc.cpp, SpinBegin); read by stats and sysmon.
+  int64_t spin_since = 0;            // when the current spin began, or 0
+  std::atomic<int64_t> spins{0};     // spins begun
+  std::atomic<int64_t> spin_ns{0};   // time spent spinning
 };
 
 // One word of an M's hints. Relaxed: each field is read alone, as a sample.
@@ -279,6 +284,10 @@ struct Runtime {
   bool foreign_threads_seen = false;  // guarded by lock
   int32_t run_tid = 0;                // the thread blocked in run()
   sigset_t sigmask{};                 // its signal mask, which every M takes
+  // Its scheduling policy, which every M takes too, whoever creates it: the feedback
+  // thread runs SCHED_FIFO, and an M inheriting that would starve the threads it waits for.
+  int sched_policy = SCHED_OTHER;
+  sched_param sched_param_{};
   std::atomic<uint32_t> sysmon_tid{0};  // a futex word until sysmon has started
 
   // Kernel telemetry (kfeedback.hpp): loaded before the first M starts, or null with the
@@ -290,6 +299,12 @@ struct Runtime {
   std::unique_ptr<Feedback> feedback;    // the policies' thread, when any policy is on
   std::atomic<int64_t> kernel_handoffs{0};  // Ps taken from Ms the kernel switched out
   std::atomic<uint32_t> feedback_tid{0};    // its thread, one of ours (a futex word until set)
+  // The spin policy is in force: `feedback` is set, and FindRunnable and WakeP ask it.
+  std::atomic<bool> kf_spin{false};
+  std::atomic<int64_t> spins_declined{0};   // Ms that parked instead of spinning
+  std::atomic<int64_t> wakes_declined{0};   // spinners not woken, no CPU being free
+  std::atomic<int64_t> idle_wakeups{0};     // Ms started by an idle-CPU upcall
+  std::atomic<int64_t> spin_backstops{0};   // Ms sysmon started for work left waiting
 };
 
 }  // namespace mn::detail
@@ -384,6 +399,10 @@ enum class TakeReason { kBlockingCall, kHog, kDescheduled };
 // Work that waits behind pp's M: its queue, its due timers, or global work with no P free.
 bool PHasWork(Runtime* rt, P* pp, int64_t now);
 bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why);
+// wakep() from outside proc.cpp: a spinning M on an idle P, if none spins; true if started.
+bool WakeIdleP(Runtime* rt);
+// Every M's spins and spin time so far (under the runtime's lock, as allm grows under it).
+void SumSpins(Runtime* rt, int64_t* spins, int64_t* spin_ns);
 // blocking_now: hands the caller's P off before the call.
 void HandOffOwnP(M* m);
 // The active runtime for a signal handler (no lock); may be nullptr.

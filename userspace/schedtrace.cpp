@@ -1,7 +1,11 @@
 // schedtrace: MN_SCHEDTRACE=<ms> prints one line per period to stderr, in Go's format
-// (GODEBUG=schedtrace) plus the handoff and preemption counters; sysmon prints it. The numbers are read
+// (GODEBUG=schedtrace) plus the handoff, preemption and kernel-feedback counters; sysmon
+// prints it, and RunMain prints a last one at exit ("SCHED exit"), with the process's CPU
+// time, once every M has stopped (so spin times are complete). The numbers are read
 // without stopping the world, so a line is a sample, not a snapshot: counts may be off
 // by the Gs moving while it is printed.
+#include <sys/resource.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -33,8 +37,18 @@ std::string KernelFeedbackLine(Runtime* rt) {
          rt->ktel->pin_dir();
 }
 
-std::string SchedTraceLine(Runtime* rt) {
+std::string SchedTraceLine(Runtime* rt, bool at_exit) {
   int64_t since_ms = (NanoTime() - rt->start_ns) / 1'000'000;
+  int64_t spins = 0, spin_ns = 0;
+  SumSpins(rt, &spins, &spin_ns);
+  std::string tail;
+  if (at_exit) {
+    rusage ru{};
+    getrusage(RUSAGE_SELF, &ru);
+    double cpu_ms = (ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1e3 +
+                    (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e3;
+    tail = absl::StrFormat(" cpums=%.1f", cpu_ms);
+  }
   std::string per_p;
   for (int i = 0; i < rt->procs; i++) {
     absl::StrAppend(&per_p, i == 0 ? "" : " ", rt->allp[i]->runq.Size());
@@ -47,16 +61,21 @@ std::string SchedTraceLine(Runtime* rt) {
     runqsize = rt->runq.size;
   }
   return absl::StrFormat(
-      "SCHED %dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d needspinning=%d "
-      "idlethreads=%d runqueue=%d gcount=%d handoffs=%d preemptreqs=%d hogs=%d kfhandoffs=%d [%s]",
-      since_ms, rt->procs, rt->npidle.load(std::memory_order_relaxed),
+      "SCHED %s%dms: procs=%d idleprocs=%d threads=%d spinningthreads=%d needspinning=%d "
+      "idlethreads=%d runqueue=%d gcount=%d handoffs=%d preemptreqs=%d hogs=%d kfhandoffs=%d "
+      "spins=%d spinms=%.1f spindeclined=%d wakedeclined=%d idlewakeups=%d backstops=%d%s [%s]",
+      at_exit ? "exit " : "", since_ms, rt->procs, rt->npidle.load(std::memory_order_relaxed),
       rt->mcount.load(std::memory_order_relaxed),
       rt->nmspinning.load(std::memory_order_relaxed),
       rt->needspinning.load(std::memory_order_relaxed), nmidle, runqsize,
       GCount(rt), rt->handoffs.load(std::memory_order_relaxed),
       rt->preempt_requests.load(std::memory_order_relaxed),
       rt->hogs.load(std::memory_order_relaxed),
-      rt->kernel_handoffs.load(std::memory_order_relaxed), per_p);
+      rt->kernel_handoffs.load(std::memory_order_relaxed), spins, spin_ns / 1e6,
+      rt->spins_declined.load(std::memory_order_relaxed),
+      rt->wakes_declined.load(std::memory_order_relaxed),
+      rt->idle_wakeups.load(std::memory_order_relaxed),
+      rt->spin_backstops.load(std::memory_order_relaxed), tail, per_p);
 }
 
 }  // namespace mn::detail

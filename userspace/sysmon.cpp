@@ -30,7 +30,7 @@
 
 namespace mn::detail {
 
-std::string SchedTraceLine(Runtime* rt);  // schedtrace.cpp
+std::string SchedTraceLine(Runtime* rt, bool at_exit);  // schedtrace.cpp
 std::string KernelFeedbackLine(Runtime* rt);  // schedtrace.cpp
 
 namespace {
@@ -41,6 +41,7 @@ constexpr int64_t kMinDelayUs = 20;
 constexpr int64_t kMaxDelayUs = 10'000;
 constexpr int kIdleRoundsBeforeBackoff = 50;
 constexpr int64_t kPollStaleNs = 10'000'000;      // Go's sysmon: poll if not polled for 10 ms
+constexpr int64_t kRtPublishNs = 10'000'000;     // rt_state counters for tools
 constexpr int64_t kDeepSleepMaxNs = 60'000'000'000;  // bounded, as Go's forcegcperiod/2
 
 // What sysmon last saw of a P (Go's sysmontick).
@@ -138,6 +139,43 @@ void PublishPState(Runtime* rt, int64_t now) {
   }
 }
 
+// The spin policy's backstop (feedback.hpp, kSpinBackstopNs): true if it started an M.
+bool SpinBackstop(Runtime* rt, int64_t now, int64_t* starved_since) {
+  if (!rt->kf_spin.load(std::memory_order_acquire) ||
+      rt->nmspinning.load(std::memory_order_relaxed) != 0 ||
+      rt->npidle.load(std::memory_order_relaxed) == 0 || !QueuedWork(rt)) {
+    *starved_since = 0;
+    return false;
+  }
+  if (*starved_since == 0) {
+    *starved_since = now;
+    return false;
+  }
+  if (now - *starved_since < kSpinBackstopNs) return false;
+  *starved_since = 0;
+  if (!WakeIdleP(rt)) return false;  // sysmon holds no P: the policy does not decline
+  rt->spin_backstops.fetch_add(1, std::memory_order_relaxed);
+  return true;
+}
+
+// The runtime's counters, for tools (mnstat). Less often than the Ps: summing the Ms'
+// spin counters takes the scheduler's lock.
+void PublishRtState(Runtime* rt, int64_t now) {
+  mn_rt_state* st = rt->ktel->rt_state();
+  if (st == nullptr) return;
+  int64_t spins = 0, spin_ns = 0;
+  SumSpins(rt, &spins, &spin_ns);
+  auto& c = st->counters;
+  SetHint(c.kernel_handoffs, rt->kernel_handoffs.load(std::memory_order_relaxed));
+  SetHint(c.idle_wakeups, rt->idle_wakeups.load(std::memory_order_relaxed));
+  SetHint(c.spins, spins);
+  SetHint(c.spins_declined, rt->spins_declined.load(std::memory_order_relaxed));
+  SetHint(c.wakes_declined, rt->wakes_declined.load(std::memory_order_relaxed));
+  SetHint(c.spin_ns, spin_ns);
+  SetHint(c.spin_backstops, rt->spin_backstops.load(std::memory_order_relaxed));
+  SetHint(c.sample_ns, now);
+}
+
 void SysmonMain(Runtime* rt) {
   rt->sysmon_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
   FutexWake(&rt->sysmon_tid, 1);
@@ -146,6 +184,8 @@ void SysmonMain(Runtime* rt) {
   int64_t delay_us = kMinDelayUs;
   int64_t trace_ns = rt->schedtrace_ms * 1'000'000;
   int64_t next_trace = trace_ns > 0 ? NanoTime() + trace_ns : 0;
+  int64_t next_rt_publish = 0;
+  int64_t starved_since = 0;  // SpinBackstop: since when work has waited with a P idle
   if (trace_ns > 0) std::fputs((KernelFeedbackLine(rt) + "\n").c_str(), stderr);  // once
   for (;;) {
     if (idle == 0) {
@@ -162,7 +202,7 @@ void SysmonMain(Runtime* rt) {
       _exit(2);
     }
     if (next_trace != 0 && now >= next_trace) {
-      std::string line = SchedTraceLine(rt) + "\n";
+      std::string line = SchedTraceLine(rt, false) + "\n";
       std::fputs(line.c_str(), stderr);
       next_trace = now + trace_ns;
     }
@@ -177,9 +217,17 @@ void SysmonMain(Runtime* rt) {
         idle = 0;
       }
     }
-    if (rt->ktel != nullptr) PublishPState(rt, now);
-    // Every P idle: nothing to retake or preempt until one is taken again.
-    if (rt->npidle.load(std::memory_order_relaxed) == rt->procs) {
+    if (rt->ktel != nullptr) {
+      PublishPState(rt, now);
+      if (now >= next_rt_publish) {
+        PublishRtState(rt, now);
+        next_rt_publish = now + kRtPublishNs;
+      }
+    }
+    // Every P idle: nothing to retake or preempt until one is taken again. (Unless work
+    // waits behind a wakeup the spin policy declined: then SpinBackstop is due.)
+    if (rt->npidle.load(std::memory_order_relaxed) == rt->procs &&
+        !(rt->kf_spin.load(std::memory_order_relaxed) && QueuedWork(rt))) {
       bool slept = false;
       {
         std::unique_lock<SchedLock> lock(rt->lock);
@@ -199,7 +247,7 @@ void SysmonMain(Runtime* rt) {
         continue;
       }
     }
-    if (Retake(rt, recs, now) > 0) {
+    if (SpinBackstop(rt, now, &starved_since) || Retake(rt, recs, now) > 0) {
       idle = 0;
     } else {
       idle++;

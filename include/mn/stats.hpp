@@ -16,6 +16,12 @@ struct Stats {
   int64_t preempt_requests = 0;   // cooperative preemptions requested by sysmon
   int64_t hogs = 0;               // Gs that ran 10 ms without a runtime call; their P was taken
   int64_t kernel_handoffs = 0;    // Ps taken from Ms the kernel switched out (kernel feedback)
+  int64_t spins = 0;              // times an M started spinning (looking for work to steal)
+  int64_t spin_ns = 0;            // wall time Ms spent spinning, up to their last spin's end
+  int64_t spins_declined = 0;     // spin policy: Ms that parked at once, no CPU being free
+  int64_t wakes_declined = 0;     // spin policy: spinners not woken, no CPU being free
+  int64_t idle_wakeups = 0;       // spin policy: Ms started because a CPU turned idle
+  int64_t spin_backstops = 0;     // spin policy: Ms sysmon started for work left waiting 1 ms
 };
 
 // A sample of the active runtime's counters (all zero when no runtime is active). Read
