@@ -250,6 +250,47 @@ TEST(FeedbackPolicy, AnMInABlockingCallIsLeftToSysmon) {
   EXPECT_EQ(handoffs, 0);
 }
 
+// ---- MN_KERNEL_FEEDBACK's words ---------------------------------------------------------
+
+TEST(FeedbackWords, ModesAndPoliciesParse) {
+  using mn::detail::ParseKernelFeedback;
+  struct Case {
+    const char* text;
+    mn::KernelFeedback mode;
+    uint32_t policies;
+  };
+  const Case good[] = {
+      {"auto", mn::KernelFeedback::kAuto, mn::detail::kDefaultPolicies},
+      {"off", mn::KernelFeedback::kOff, mn::detail::kDefaultPolicies},
+      {"required", mn::KernelFeedback::kRequired, mn::detail::kDefaultPolicies},
+      {"telemetry", mn::KernelFeedback::kAuto, 0},
+      {"handoff", mn::KernelFeedback::kAuto, MN_POLICY_HANDOFF},
+      {"required,spin", mn::KernelFeedback::kRequired, MN_POLICY_SPIN},
+      {"spin,handoff", mn::KernelFeedback::kAuto,
+       MN_POLICY_SPIN | MN_POLICY_HANDOFF},
+      {"all", mn::KernelFeedback::kAuto, mn::detail::kAllPolicies},
+  };
+  for (const Case& c : good) {
+    mn::KernelFeedback mode = mn::KernelFeedback::kOff;
+    uint32_t policies = 99;
+    std::string error;
+    EXPECT_TRUE(ParseKernelFeedback(c.text, &mode, &policies, &error)) << c.text << ": " << error;
+    EXPECT_EQ(mode, c.mode) << c.text;
+    EXPECT_EQ(policies, c.policies) << c.text;
+  }
+  const char* bad[] = {"", "sometimes", "auto,", "auto,required", "off,spin", "spin,,all"};
+  for (const char* text : bad) {
+    mn::KernelFeedback mode;
+    uint32_t policies;
+    std::string error;
+    EXPECT_FALSE(ParseKernelFeedback(text, &mode, &policies, &error)) << text;
+    EXPECT_NE(error.find(std::string("MN_KERNEL_FEEDBACK=\"") + text + "\""), std::string::npos)
+        << error;
+  }
+  EXPECT_EQ(mn::detail::PolicyNames(mn::detail::kAllPolicies), "handoff,spin");
+  EXPECT_EQ(mn::detail::PolicyNames(0), "telemetry only");
+}
+
 // ---- the spin policy -----------------------------------------------------------------------
 
 TEST(FeedbackSpin, AnMSpinsOnlyWhereACpuIsFree) {
@@ -377,7 +418,7 @@ TEST(FeedbackSpin, AnIdleCpuWithQueuedWorkWakesExactlyOneM) {
 // ---- the real kernel ---------------------------------------------------------------------
 
 TEST(FeedbackKernel, AnMSharingItsCpuWithAHogHasItsPHandedOff) {
-  unsetenv("MN_KERNEL_FEEDBACK");
+  setenv("MN_KERNEL_FEEDBACK", "all", 1);  // the policies are opt-in
   // Everything on CPU 0: the runtime's Ms (they inherit the mask) and a hog process.
   cpu_set_t set;
   CPU_ZERO(&set);
@@ -417,7 +458,7 @@ TEST(FeedbackKernel, AnMSharingItsCpuWithAHogHasItsPHandedOff) {
 }
 
 TEST(FeedbackKernel, AnMBlockedInAnUnwrappedCallHasItsPHandedOff) {
-  unsetenv("MN_KERNEL_FEEDBACK");
+  setenv("MN_KERNEL_FEEDBACK", "all", 1);  // the policies are opt-in
   int fds[2];
   ASSERT_EQ(pipe(fds), 0);
   HangGuard guard;
@@ -454,7 +495,7 @@ TEST(FeedbackKernel, AnMBlockedInAnUnwrappedCallHasItsPHandedOff) {
 }
 
 TEST(FeedbackKernel, TheKernelAnswersARequestForAnIdleCpu) {
-  unsetenv("MN_KERNEL_FEEDBACK");
+  setenv("MN_KERNEL_FEEDBACK", "all", 1);  // the policies are opt-in
   HangGuard guard;
   std::string why;
   int64_t events = 0;
@@ -483,7 +524,7 @@ TEST(FeedbackKernel, TheKernelAnswersARequestForAnIdleCpu) {
 }
 
 TEST(FeedbackKernel, TheKernelCountsTasksWaitingForAnMsCpu) {
-  unsetenv("MN_KERNEL_FEEDBACK");
+  setenv("MN_KERNEL_FEEDBACK", "all", 1);  // the policies are opt-in
   // The test's thread (and so the runtime's M) and a hog process on CPU 0.
   cpu_set_t set;
   CPU_ZERO(&set);

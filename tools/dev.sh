@@ -168,7 +168,8 @@ cmd_test() {
     run_step bench "run-compare --quick" "" bash bench/run-compare.sh --quick --build-dir build/release
     run_step bench "run-net --quick" "" bash bench/run-net.sh --quick --build-dir build/release
     run_step bench "run-feedback-cost --quick" "" bash bench/run-feedback-cost.sh --quick --build-dir build/release
-    PASSED+=("bench --quick" "net bench --quick" "feedback-cost --quick")
+    run_step bench "run-kfeedback --quick" "" bash bench/run-kfeedback.sh --quick --build-dir build/release
+    PASSED+=("bench --quick" "net bench --quick" "feedback-cost --quick" "kfeedback --quick")
   fi
   summary
   say "all passed: ${PASSED[*]}"

@@ -243,7 +243,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   absl::StatusOr<int64_t> trace = SchedTraceFromEnv();
   if (!trace.ok()) ConfigError(trace.status());
   KernelFeedback kf_mode = opts.kernel_feedback;
-  uint32_t kf_policies = kAllPolicies;
+  uint32_t kf_policies = kDefaultPolicies;
   if (const char* kf = std::getenv("MN_KERNEL_FEEDBACK")) {
     std::string error;
     if (!ParseKernelFeedback(kf, &kf_mode, &kf_policies, &error)) {

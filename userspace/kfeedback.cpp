@@ -215,7 +215,7 @@ bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* polic
   }
   if (off && have_policy) return bad("off takes no policies");
   *mode = m;
-  *policies = have_policy ? pol : kAllPolicies;
+  *policies = have_policy ? pol : kDefaultPolicies;
   return true;
 }
 

@@ -25,11 +25,15 @@ struct mn_telemetry_bpf;  // the skeleton (build/<preset>/bpf/telemetry.skel.h)
 namespace mn::detail {
 #include "../bpf/mn_telemetry.h"
 
-// Every policy (MN_POLICY_*), the default.
+// Every policy (MN_POLICY_*): the word "all".
 inline constexpr uint32_t kAllPolicies = MN_POLICY_HANDOFF | MN_POLICY_SPIN;
+// The policies when none is named: none yet. They are opt-in until their evaluation
+// (docs/kernel-feedback.md, "Evaluation") shows a gain: so far they cut spinning beside a
+// CPU hog but do not lower its tail latency, and handoff costs throughput without one.
+inline constexpr uint32_t kDefaultPolicies = 0;
 
 // MN_KERNEL_FEEDBACK: comma-separated words, a mode (auto, required or off; auto if none)
-// and policies (telemetry = none, handoff, spin, all; all if none). False with *error naming
+// and policies (telemetry = none, handoff, spin, all; kDefaultPolicies if none). False with *error naming
 // the value and what is wrong.
 bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* policies,
                          std::string* error);
