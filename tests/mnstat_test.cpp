@@ -1,5 +1,7 @@
 // tools/mnstat against a live mnsched process: a forked child runs a runtime of 2 Ps with
-// 4 busy Gs, and `mnstat --once --json` must describe it (its Ms by their tids, its 2 Ps);
+// 4 busy Gs, and `mnstat --once --json` must describe it (its Ms by their tids, its 2 Ps,
+// every CPU with nr_waiting, the runtime's counters from rt_state); without the rt_state
+// pin (an older runtime) it must carry on, "runtime" null and no runtime line in text;
 // then the error paths: no such process, a process that is not mnsched, bad usage.
 //
 // The live test needs root (the maps are pinned in /sys/fs/bpf, readable by root only) and
@@ -20,6 +22,7 @@
 #include <atomic>
 #include <cctype>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -84,6 +87,27 @@ struct Json {
     return nullptr;
   }
 };
+
+// obj[key] is a number, a whole one and not negative (a counter).
+testing::AssertionResult IsCount(const Json& obj, const char* key) {
+  const Json* v = obj.Get(key);
+  if (v == nullptr) return testing::AssertionFailure() << "no \"" << key << "\"";
+  if (v->type != Json::kNumber) return testing::AssertionFailure() << "\"" << key << "\" is not a number";
+  if (v->number < 0 || std::floor(v->number) != v->number) {
+    return testing::AssertionFailure() << "\"" << key << "\" is " << v->number << ", not a count";
+  }
+  return testing::AssertionSuccess();
+}
+
+// obj[key] is a number not negative (a rate).
+testing::AssertionResult IsRate(const Json& obj, const char* key) {
+  const Json* v = obj.Get(key);
+  if (v == nullptr) return testing::AssertionFailure() << "no \"" << key << "\"";
+  if (v->type != Json::kNumber || v->number < 0) {
+    return testing::AssertionFailure() << "\"" << key << "\" is not a number >= 0";
+  }
+  return testing::AssertionSuccess();
+}
 
 class JsonParser {
  public:
@@ -310,7 +334,27 @@ TEST(Mnstat, OnceJsonDescribesALiveRuntime) {
 
   Result r = RunMnstat("--once --json --interval=200ms " + std::to_string(child), false);
   std::set<long> tids = TaskIds(child);  // while the child still runs
+
+  // As with a runtime older than rt_state: without its pin, mnstat carries on without it.
+  // (The runtime keeps its own fd and mapping; removing a pin removes only the name.)
+  std::string rt_pin = msg.substr(1) + "/rt_state";
+  int unlinked = unlink(rt_pin.c_str());
+  int unlink_errno = errno;
+  Result no_rt_json = RunMnstat("--once --json --interval=50ms " + std::to_string(child), false);
+  Result no_rt_text = RunMnstat("--once --interval=50ms " + std::to_string(child), false);
   finish_child();
+  // ENOENT: not pinned at all, which the checks of the first frame below report.
+  EXPECT_TRUE(unlinked == 0 || unlink_errno == ENOENT) << rt_pin << ": " << std::strerror(unlink_errno);
+  ASSERT_EQ(no_rt_json.exit_code, 0) << no_rt_json.out;
+  Json no_rt;
+  ASSERT_TRUE(JsonParser(no_rt_json.out).ParseAll(&no_rt)) << "not one JSON value: " << no_rt_json.out;
+  ASSERT_EQ(no_rt.type, Json::kObject) << no_rt_json.out;
+  ASSERT_NE(no_rt.Get("runtime"), nullptr) << no_rt_json.out;
+  EXPECT_EQ(no_rt.Get("runtime")->type, Json::kNull) << no_rt_json.out;
+  EXPECT_NE(no_rt.Get("ps"), nullptr) << no_rt_json.out;
+  ASSERT_EQ(no_rt_text.exit_code, 0) << no_rt_text.out;
+  EXPECT_TRUE(HasSubstr(no_rt_text.out, "SLOT"));
+  EXPECT_EQ(no_rt_text.out.find("\nruntime "), std::string::npos) << no_rt_text.out;
 
   ASSERT_EQ(r.exit_code, 0) << r.out;
   // Exactly one object, on one line.
@@ -321,7 +365,7 @@ TEST(Mnstat, OnceJsonDescribesALiveRuntime) {
   ASSERT_TRUE(JsonParser(r.out).ParseAll(&frame)) << "not one JSON value: " << r.out;
   ASSERT_EQ(frame.type, Json::kObject) << r.out;
 
-  for (const char* key : {"pid", "comm", "time_unix_ns", "interval_ns", "cpus", "ms", "ps"}) {
+  for (const char* key : {"pid", "comm", "time_unix_ns", "interval_ns", "cpus", "ms", "ps", "runtime"}) {
     EXPECT_NE(frame.Get(key), nullptr) << "no \"" << key << "\" in " << r.out;
   }
   ASSERT_NE(frame.Get("pid"), nullptr);
@@ -338,6 +382,46 @@ TEST(Mnstat, OnceJsonDescribesALiveRuntime) {
   EXPECT_GE(cpus.Get("total")->number, 1);
   EXPECT_LE(cpus.Get("idle")->number, cpus.Get("total")->number);
   EXPECT_LE(cpus.Get("running_ms")->number, cpus.Get("total")->number);
+
+  // Every CPU, each with nr_waiting (0 unless the spin policy keeps it).
+  ASSERT_NE(cpus.Get("per_cpu"), nullptr) << r.out;
+  ASSERT_EQ(cpus.Get("per_cpu")->type, Json::kArray) << r.out;
+  EXPECT_EQ(static_cast<double>(cpus.Get("per_cpu")->array.size()), cpus.Get("total")->number);
+  for (std::size_t i = 0; i < cpus.Get("per_cpu")->array.size(); i++) {
+    const Json& c = cpus.Get("per_cpu")->array[i];
+    ASSERT_EQ(c.type, Json::kObject);
+    for (const char* key : {"cpu", "state", "m", "tid", "state_for_ns", "nr_waiting"}) {
+      EXPECT_NE(c.Get(key), nullptr) << "CPU without \"" << key << "\" in " << r.out;
+    }
+    EXPECT_TRUE(IsCount(c, "cpu"));
+    if (c.Get("cpu") != nullptr) {
+      EXPECT_EQ(c.Get("cpu")->number, static_cast<double>(i));
+    }
+    EXPECT_TRUE(IsCount(c, "nr_waiting"));
+    if (const Json* st = c.Get("state"); st != nullptr) {
+      EXPECT_TRUE(st->string == "idle" || st->string == "busy" || st->string == "unknown") << st->string;
+    }
+  }
+
+  // The runtime's counters (rt_state): the runtime of this tree pins it.
+  ASSERT_NE(frame.Get("runtime"), nullptr);
+  ASSERT_EQ(frame.Get("runtime")->type, Json::kObject)
+      << "\"runtime\" is not an object (is rt_state pinned?): " << r.out;
+  const Json& rt = *frame.Get("runtime");
+  for (const char* key : {"kernel_handoffs", "idle_wakeups", "spin_backstops", "spins", "spins_declined",
+                          "wakes_declined", "spin_ns"}) {
+    EXPECT_TRUE(IsCount(rt, key)) << r.out;
+  }
+  for (const char* key : {"kernel_handoffs_per_s", "idle_wakeups_per_s", "spin_backstops_per_s", "spins_per_s",
+                          "spins_declined_per_s", "wakes_declined_per_s", "spin_cpu_pct"}) {
+    EXPECT_TRUE(IsRate(rt, key)) << r.out;
+  }
+  ASSERT_NE(rt.Get("want_cpu"), nullptr) << r.out;
+  EXPECT_EQ(rt.Get("want_cpu")->type, Json::kBool) << r.out;
+  ASSERT_NE(rt.Get("sample_age_ns"), nullptr) << r.out;
+  if (rt.Get("sample_age_ns")->type != Json::kNull) {
+    EXPECT_TRUE(IsCount(rt, "sample_age_ns"));
+  }
 
   // The Ms: every field present; the live ones are threads of the child.
   ASSERT_NE(frame.Get("ms"), nullptr);

@@ -2,17 +2,22 @@
 //
 //   mnstat [--interval=1s] [--once] [--json] <pid>
 //
-// What it reads. A runtime with kernel feedback on pins four BPF array maps under
+// What it reads. A runtime with kernel feedback on pins five BPF array maps under
 // /sys/fs/bpf/mnsched/<pid>/ (record layouts in bpf/mn_telemetry.h):
 //   m_telemetry  per M (slot = M id): its state as the kernel sees it, and counters
 //                (switches out, wakeups, migrations, time waiting for a CPU and a log2
 //                histogram of those waits). Written by the BPF programs.
-//   cpu_state    per possible CPU: idle or not, running one of the Ms or not. Written by
-//                the BPF programs.
+//   cpu_state    per possible CPU: idle or not, running one of the Ms or not, and
+//                nr_waiting (tasks queued there besides the running one; kept only with
+//                the spin policy on, 0 otherwise). Written by the BPF programs.
 //   hints        per M: the P held, the G running, spinning / blocking / parked. Written by
 //                the runtime.
 //   p_state      per P: running or idle, owning M, local queue length, steals, handoffs,
 //                schedtick. Written by the runtime's sysmon on each of its ticks.
+//   rt_state     one entry: the kernel-feedback counters (kernel handoffs, idle wakeups,
+//                spin backstops, spins, spins and wakes declined, spin time), written by
+//                sysmon every 10 ms, and want_cpu. Optional: a runtime older than it pins none, and mnstat
+//                then leaves the runtime line out (JSON "runtime": null).
 // plus /proc/<pid>/comm (the name) and /proc/<pid>/stat (the start time, so that a reused
 // pid is noticed). Each map is mapped PROT_READ (MapPinned says why its fd is not
 // read-only): mnstat never writes to what it watches, and reading a record is plain
@@ -27,16 +32,18 @@
 //    whole: counters, histogram, state and since_ns agree with each other. A record that
 //    stays busy through every retry is taken from the previous sample (and counted as
 //    "unreadable" in the frame).
-//  - hints and p_state have no seq: the runtime stores each field alone, one aligned word
-//    with a relaxed store. mnstat loads each field alone with an atomic load, so every
-//    value is one the runtime wrote, but two fields of one record may be from different
-//    moments (a P's queue length and its owner, say). They are samples and shown as such.
+//  - hints, p_state and rt_state have no seq: the runtime stores each field alone, one
+//    aligned word with a relaxed store (cpu_state's nr_waiting too, written by BPF outside
+//    the seq protocol). mnstat loads each field alone with an atomic load, so every value
+//    is one its writer wrote, but two fields of one record may be from different moments
+//    (a P's queue length and its owner, say). They are samples and shown as such.
 //  - Rates are deltas between two samples --interval apart, divided by the time between
 //    them on CLOCK_MONOTONIC (the clock of bpf_ktime_get_ns and of the runtime). A P's
 //    counters are as sysmon last published them (AGE is how long ago): within 10 ms while
 //    any P runs; when every P is idle sysmon sleeps, but then nothing moves them either.
 //    So P rates use the same interval (dividing by the span between sysmon's two
-//    sample_ns would inflate the rate of a P that went idle during the interval).
+//    sample_ns would inflate the rate of a P that went idle during the interval), and so
+//    do the runtime's (rt_state is published on the same ticks, every 10 ms).
 //
 // Output. Per M: slot, tid, CPU, state (on_cpu/runnable/preempted/blocked/exited; "new"
 // for a registered M the kernel has not switched yet) and for how long, %CPU over the
@@ -45,6 +52,12 @@
 // that ended in the interval, their P99 and the M's max wait since it started, the P
 // held and the G running (hints), and flags. Per P: state, owning M, local
 // queue, steals and handoffs (totals and per second), schedules per second, sample age.
+// Per CPU: idle or busy, the M running there (if one of ours), how long it has been so,
+// and WAITING (nr_waiting); text lists only the CPUs busy or with tasks waiting. The
+// runtime line (rt_state): kernel handoffs, idle wakeups, spin backstops, spins, spins
+// declined and wakes declined (totals and per second), the time Ms spent spinning (total, and over the
+// interval as %CPU: 100% is one CPU's worth, and several spinners can exceed it),
+// want_cpu, and the sample age.
 //
 // Wait P99: the histogram counts added during the interval; the bucket [2^b, 2^(b+1)) ns
 // that holds rank ceil(0.99 n) is found and its upper bound 2^(b+1) ns is reported, capped
@@ -55,8 +68,13 @@
 // --interval takes an absl duration ("1s", "250ms", "1m30s") or a whole number of
 // milliseconds ("250"); 10ms to 1h. --once takes two samples that far apart and prints one
 // frame. --json prints one JSON object per frame, one per line (with --once, exactly one);
-// "none" is null there (no P held, no G, a P without owner). In text mode on a terminal
-// a live view repaints each frame over the last (ANSI codes); otherwise frames are
+// "none" is null there (no P held, no G, a P without owner). Keys: pid, comm, time_unix_ns,
+// interval_ns; cpus {total, idle, running_ms, unknown, per_cpu: [{cpu, state, m, tid,
+// state_for_ns, nr_waiting}]}; ms_live, ms_exited, unreadable, dropped; ms [...] and
+// ps [...] (the columns above, counters as totals and *_per_s); runtime {kernel_handoffs,
+// idle_wakeups, spin_backstops, spins, spins_declined, wakes_declined (each with *_per_s),
+// spin_ns, spin_cpu_pct, want_cpu, sample_age_ns}, or null without rt_state. In text mode on a
+// terminal a live view repaints each frame over the last (ANSI codes); otherwise frames are
 // separated by a blank line. Exited Ms are all listed in JSON; text lists those that
 // exited during the interval and counts the others.
 //
@@ -292,6 +310,20 @@ mn_m_hints ReadHints(const mn_m_hints* h) {
   return r;
 }
 
+mn_rt_state ReadRt(const mn_rt_state* s) {
+  mn_rt_state r{};
+  r.want_cpu = LoadField(s->want_cpu);
+  r.counters.kernel_handoffs = LoadField(s->counters.kernel_handoffs);
+  r.counters.idle_wakeups = LoadField(s->counters.idle_wakeups);
+  r.counters.spins = LoadField(s->counters.spins);
+  r.counters.spins_declined = LoadField(s->counters.spins_declined);
+  r.counters.wakes_declined = LoadField(s->counters.wakes_declined);
+  r.counters.spin_ns = LoadField(s->counters.spin_ns);
+  r.counters.sample_ns = LoadField(s->counters.sample_ns);
+  r.counters.spin_backstops = LoadField(s->counters.spin_backstops);
+  return r;
+}
+
 mn_p_state ReadP(const mn_p_state* p) {
   mn_p_state r{};
   r.id = LoadField(p->id);
@@ -314,13 +346,16 @@ struct MappedMap {
   __u32 id = 0;
 };
 
-// A pinned map, mapped read-only. *error says what went wrong, as a sentence for the user.
+// A pinned map, mapped read-only. *error says what went wrong, as a sentence for the user;
+// *missing (if given) whether that was only the pin not existing.
 // The fd is read-write although mnstat only reads: a BPF map can be mmapped only
 // MAP_SHARED, and the kernel makes a shared mapping of a file opened read-only private
 // (no VM_SHARED), which the map's mmap refuses (EINVAL). The mapping itself is PROT_READ,
 // and the kernel then clears VM_MAYWRITE on it: it cannot be made writable later.
-bool MapPinned(const std::string& path, __u32 want_value_size, MappedMap* out, std::string* error) {
+bool MapPinned(const std::string& path, __u32 want_value_size, MappedMap* out, std::string* error,
+               bool* missing = nullptr) {
   int fd = bpf_obj_get(path.c_str());
+  if (missing != nullptr) *missing = fd < 0 && errno == ENOENT;
   if (fd < 0) {
     int err = errno;
     if (err == EACCES || err == EPERM) {
@@ -447,6 +482,13 @@ class Target {
       Unmap();
       return false;
     }
+    // rt_state is optional: a runtime older than it does not pin it (and one starting may
+    // not have yet: MapRtIfMissing tries again at each frame).
+    bool missing = false;
+    if (!MapPinned(dir_ + "/rt_state", sizeof(mn_rt_state), &rt_map_, error, &missing) && !missing) {
+      Unmap();
+      return false;
+    }
     // Pins left by a process that died without removing them, its pid now someone else's.
     if (ProcessHoldsMap(pid, m_map_.id) == 0) {
       Unmap();
@@ -468,6 +510,18 @@ class Target {
     return id == 0 ? State::kRuntimeGone : State::kReplaced;
   }
 
+  // Maps rt_state if it was not pinned at Open but is now (pinned last: Open may have run
+  // between the runtime's pins). Call after Check() said kSame, so that it is this
+  // runtime's. A pin that is there but cannot be mapped is reported once, then left alone.
+  void MapRtIfMissing() {
+    if (rt_map_.base != nullptr || rt_given_up_) return;
+    std::string error;
+    bool missing = false;
+    if (MapPinned(dir_ + "/rt_state", sizeof(mn_rt_state), &rt_map_, &error, &missing) || missing) return;
+    std::fprintf(stderr, "mnstat: %s\n", error.c_str());
+    rt_given_up_ = true;
+  }
+
   pid_t pid() const { return pid_; }
   const std::string& dir() const { return dir_; }
   int nms() const { return static_cast<int>(std::min<__u32>(m_map_.entries, hints_map_.entries)); }
@@ -477,6 +531,8 @@ class Target {
   const mn_cpu_state* cpu(int i) const { return static_cast<const mn_cpu_state*>(cpu_map_.base) + i; }
   const mn_m_hints* hints(int i) const { return static_cast<const mn_m_hints*>(hints_map_.base) + i; }
   const mn_p_state* p(int i) const { return static_cast<const mn_p_state*>(p_map_.base) + i; }
+  // nullptr without rt_state.
+  const mn_rt_state* rt() const { return static_cast<const mn_rt_state*>(rt_map_.base); }
 
  private:
   static std::string NotMnsched(pid_t pid, const std::string& comm, const std::string& why) {
@@ -491,7 +547,7 @@ class Target {
   }
 
   void Unmap() {
-    for (MappedMap* mm : {&m_map_, &cpu_map_, &hints_map_, &p_map_}) {
+    for (MappedMap* mm : {&m_map_, &cpu_map_, &hints_map_, &p_map_, &rt_map_}) {
       if (mm->base != nullptr) munmap(const_cast<void*>(mm->base), mm->len);
       *mm = MappedMap{};
     }
@@ -500,7 +556,8 @@ class Target {
   pid_t pid_ = 0;
   uint64_t start_time_ = 0;
   std::string dir_;
-  MappedMap m_map_, cpu_map_, hints_map_, p_map_;
+  MappedMap m_map_, cpu_map_, hints_map_, p_map_, rt_map_;
+  bool rt_given_up_ = false;
 };
 
 // ---- samples ---------------------------------------------------------------------------------
@@ -517,6 +574,8 @@ struct Sample {
   std::vector<mn_cpu_state> cpus;
   std::vector<char> cpu_ok;
   std::vector<mn_p_state> ps;
+  bool rt_ok = false;  // rt_state was mapped
+  mn_rt_state rt{};
   int unreadable = 0;  // records busy through every retry
 };
 
@@ -543,9 +602,15 @@ Sample TakeSample(const Target& t, const Sample* prev) {
   for (int c = 0; c < t.ncpus(); c++) {
     s.cpu_ok[static_cast<std::size_t>(c)] = SeqRead(t.cpu(c), &s.cpus[static_cast<std::size_t>(c)], kSeqTries);
     if (!s.cpu_ok[static_cast<std::size_t>(c)]) s.unreadable++;
+    // Outside the seq protocol (its writers do not move seq): read alone, busy record or not.
+    s.cpus[static_cast<std::size_t>(c)].nr_waiting = LoadField(t.cpu(c)->nr_waiting);
   }
   s.ps.resize(static_cast<std::size_t>(t.nps()));
   for (int p = 0; p < t.nps(); p++) s.ps[static_cast<std::size_t>(p)] = ReadP(t.p(p));
+  if (t.rt() != nullptr) {
+    s.rt_ok = true;
+    s.rt = ReadRt(t.rt());
+  }
   s.mono_ns = MonoNs();
   return s;
 }
@@ -583,12 +648,36 @@ struct PRow {
   int64_t age_ns = -1;  // -1: sysmon has not sampled it yet
 };
 
+struct CRow {
+  int cpu = 0;
+  const char* state = "unknown";  // idle, busy, or unknown (no switch seen there yet, or busy)
+  int m = -1;                     // the M running there, or -1
+  uint32_t tid = 0;               // its thread, or 0
+  int64_t for_ns = -1;            // since the last change of the above; -1: unknown
+  uint32_t nr_waiting = 0;
+};
+
+// rt_state's counters: totals, and rates over the interval.
+struct RtRow {
+  uint64_t kernel_handoffs = 0, idle_wakeups = 0, spin_backstops = 0, spins = 0, spins_declined = 0,
+           wakes_declined = 0;
+  double kernel_handoffs_per_s = 0, idle_wakeups_per_s = 0, spin_backstops_per_s = 0, spins_per_s = 0,
+         spins_declined_per_s = 0, wakes_declined_per_s = 0;
+  uint64_t spin_ns = 0;
+  double spin_cpu_pct = 0;  // spin time in the interval over the interval; 100 = one CPU
+  bool want_cpu = false;
+  int64_t age_ns = -1;  // -1: sysmon has not published yet
+};
+
 struct Frame {
   pid_t pid = 0;
   std::string comm;
   int64_t time_unix_ns = 0;
   int64_t interval_ns = 0;
   int cpus_total = 0, cpus_idle = 0, cpus_running_ms = 0, cpus_unknown = 0;
+  std::vector<CRow> cpus;
+  bool has_rt = false;  // rt_state in both samples
+  RtRow rt;
   int ms_live = 0, ms_exited = 0;
   std::vector<MRow> ms;
   std::vector<PRow> ps;
@@ -705,12 +794,48 @@ Frame MakeFrame(const Target& t, const Sample& a, const Sample& b) {
   f.cpus_total = static_cast<int>(b.cpus.size());
   for (std::size_t c = 0; c < b.cpus.size(); c++) {
     const mn_cpu_state& cs = b.cpus[c];
+    CRow cr;
+    cr.cpu = static_cast<int>(c);
+    cr.nr_waiting = cs.nr_waiting;
     if (!b.cpu_ok[c] || cs.seq == 0) {  // busy, or no switch seen there since the load
       f.cpus_unknown++;
+      f.cpus.push_back(cr);
       continue;
     }
     if (cs.idle) f.cpus_idle++;
     if (cs.runs_m) f.cpus_running_ms++;
+    cr.state = cs.idle ? "idle" : "busy";
+    if (cs.runs_m) {
+      cr.m = cs.m;
+      cr.tid = cs.tid;
+    }
+    cr.for_ns = cs.since_ns > 0 && b.mono_ns > static_cast<int64_t>(cs.since_ns)
+                    ? b.mono_ns - static_cast<int64_t>(cs.since_ns) : 0;
+    f.cpus.push_back(cr);
+  }
+  if (a.rt_ok && b.rt_ok) {
+    const auto& x = a.rt.counters;
+    const auto& y = b.rt.counters;
+    RtRow& r = f.rt;
+    f.has_rt = true;
+    r.kernel_handoffs = y.kernel_handoffs;
+    r.idle_wakeups = y.idle_wakeups;
+    r.spin_backstops = y.spin_backstops;
+    r.spins = y.spins;
+    r.spins_declined = y.spins_declined;
+    r.wakes_declined = y.wakes_declined;
+    r.spin_ns = y.spin_ns;
+    r.want_cpu = b.rt.want_cpu != 0;
+    if (y.sample_ns > 0) {
+      r.age_ns = std::max<int64_t>(0, b.mono_ns - static_cast<int64_t>(y.sample_ns));
+      r.kernel_handoffs_per_s = static_cast<double>(Delta(y.kernel_handoffs, x.kernel_handoffs)) / secs;
+      r.idle_wakeups_per_s = static_cast<double>(Delta(y.idle_wakeups, x.idle_wakeups)) / secs;
+      r.spin_backstops_per_s = static_cast<double>(Delta(y.spin_backstops, x.spin_backstops)) / secs;
+      r.spins_per_s = static_cast<double>(Delta(y.spins, x.spins)) / secs;
+      r.spins_declined_per_s = static_cast<double>(Delta(y.spins_declined, x.spins_declined)) / secs;
+      r.wakes_declined_per_s = static_cast<double>(Delta(y.wakes_declined, x.wakes_declined)) / secs;
+      r.spin_cpu_pct = 100.0 * static_cast<double>(Delta(y.spin_ns, x.spin_ns)) / (secs * 1e9);
+    }
   }
   for (std::size_t i = 0; i < b.ps.size(); i++) {
     const mn_p_state& y = b.ps[i];
@@ -763,6 +888,17 @@ std::string RenderText(const Frame& f) {
                            "%u events dropped by the programs in all\n",
                            f.unreadable, f.dropped);
   }
+  if (f.has_rt) {
+    const RtRow& r = f.rt;
+    out += absl::StrFormat("runtime  kernel handoffs %u (%.1f/s)  idle wakeups %u (%.1f/s)  backstops %u "
+                           "(%.1f/s)  want_cpu %d  sample age %s\n",
+                           r.kernel_handoffs, r.kernel_handoffs_per_s, r.idle_wakeups, r.idle_wakeups_per_s,
+                           r.spin_backstops, r.spin_backstops_per_s, r.want_cpu ? 1 : 0, r.age_ns < 0 ? "-" : HumanNs(static_cast<double>(r.age_ns)));
+    out += absl::StrFormat("  spins %u (%.1f/s)  spin time %s (%.1f%% CPU)  declined: spins %u (%.1f/s), "
+                           "wakes %u (%.1f/s)\n",
+                           r.spins, r.spins_per_s, HumanNs(static_cast<double>(r.spin_ns)), r.spin_cpu_pct,
+                           r.spins_declined, r.spins_declined_per_s, r.wakes_declined, r.wakes_declined_per_s);
+  }
   out += "\n";
   out += absl::StrFormat("%4s %7s %3s %-9s %7s %5s %9s %8s %6s %8s %8s %3s %8s  %s\n", "SLOT", "TID",
                          "CPU", "STATE", "FOR", "%CPU", "PREEMPT/s", "BLOCK/s", "WAITS", "WAITP99",
@@ -790,6 +926,22 @@ std::string RenderText(const Frame& f) {
                            r.running ? "running" : "idle", r.m < 0 ? "-" : absl::StrFormat("%d", r.m),
                            r.runq, r.steals, r.steals_per_s, r.handoffs, r.handoffs_per_s, r.sched_per_s,
                            r.age_ns < 0 ? "-" : HumanNs(static_cast<double>(r.age_ns)));
+  }
+  out += "\n";
+  out += absl::StrFormat("%3s %-7s %4s %7s %7s %8s\n", "CPU", "STATE", "M", "TID", "WAITING", "FOR");
+  int cpus_hidden = 0;
+  for (const CRow& r : f.cpus) {
+    if (std::string_view(r.state) != "busy" && r.nr_waiting == 0) {
+      cpus_hidden++;
+      continue;
+    }
+    out += absl::StrFormat("%3d %-7s %4s %7s %7u %8s\n", r.cpu, r.state,
+                           r.m < 0 ? "-" : absl::StrFormat("%d", r.m),
+                           r.tid == 0 ? "-" : absl::StrFormat("%u", r.tid), r.nr_waiting,
+                           r.for_ns < 0 ? "-" : HumanNs(static_cast<double>(r.for_ns)));
+  }
+  if (cpus_hidden > 0) {
+    out += absl::StrFormat("  (%d CPUs idle or not seen yet, with nothing waiting, not shown)\n", cpus_hidden);
   }
   return out;
 }
@@ -913,6 +1065,18 @@ std::string RenderJson(const Frame& f) {
   j.Key("idle").Int(f.cpus_idle);
   j.Key("running_ms").Int(f.cpus_running_ms);
   j.Key("unknown").Int(f.cpus_unknown);
+  j.Key("per_cpu").Begin('[');
+  for (const CRow& r : f.cpus) {
+    j.Begin('{');
+    j.Key("cpu").Int(r.cpu);
+    j.Key("state").Str(r.state);
+    j.Key("m").IntOrNull(r.m, r.m < 0);
+    j.Key("tid").IntOrNull(r.tid, r.tid == 0);
+    j.Key("state_for_ns").IntOrNull(r.for_ns, r.for_ns < 0);
+    j.Key("nr_waiting").Uint(r.nr_waiting);
+    j.End('}');
+  }
+  j.End(']');
   j.End('}');
   j.Key("ms_live").Int(f.ms_live);
   j.Key("ms_exited").Int(f.ms_exited);
@@ -965,6 +1129,30 @@ std::string RenderJson(const Frame& f) {
     j.End('}');
   }
   j.End(']');
+  j.Key("runtime");
+  if (!f.has_rt) {
+    j.Raw("null");
+  } else {
+    const RtRow& r = f.rt;
+    j.Begin('{');
+    j.Key("kernel_handoffs").Uint(r.kernel_handoffs);
+    j.Key("kernel_handoffs_per_s").Real(r.kernel_handoffs_per_s);
+    j.Key("idle_wakeups").Uint(r.idle_wakeups);
+    j.Key("idle_wakeups_per_s").Real(r.idle_wakeups_per_s);
+    j.Key("spin_backstops").Uint(r.spin_backstops);
+    j.Key("spin_backstops_per_s").Real(r.spin_backstops_per_s);
+    j.Key("spins").Uint(r.spins);
+    j.Key("spins_per_s").Real(r.spins_per_s);
+    j.Key("spins_declined").Uint(r.spins_declined);
+    j.Key("spins_declined_per_s").Real(r.spins_declined_per_s);
+    j.Key("wakes_declined").Uint(r.wakes_declined);
+    j.Key("wakes_declined_per_s").Real(r.wakes_declined_per_s);
+    j.Key("spin_ns").Uint(r.spin_ns);
+    j.Key("spin_cpu_pct").Real(r.spin_cpu_pct);
+    j.Key("want_cpu").Bool(r.want_cpu);
+    j.Key("sample_age_ns").IntOrNull(r.age_ns, r.age_ns < 0);
+    j.End('}');
+  }
   j.End('}');
   return j.Take() + "\n";
 }
@@ -1012,6 +1200,7 @@ int Watch(pid_t pid, absl::Duration interval, bool once, bool json) {
     if (!Sleep(interval, sigs)) return once ? 130 : 0;
     switch (target->Check()) {
       case Target::State::kSame:
+        target->MapRtIfMissing();
         break;
       case Target::State::kProcessGone:
         std::fprintf(stderr, "mnstat: process %d has exited\n", pid);

@@ -307,7 +307,7 @@ std::string KernelTelemetry::Pin() {
   }
   bpf_map* maps[] = {skel_->maps.m_telemetry, skel_->maps.cpu_state, skel_->maps.hints,
                      skel_->maps.p_state, skel_->maps.rt_state};
-  for (int i = 0; i < 4; i++) {
+  for (std::size_t i = 0; i < std::size(maps); i++) {
     std::string path = dir + "/" + kPinnedMaps[i];
     if (int err = bpf_map__pin(maps[i], path.c_str()); err != 0) {
       RemoveDir(dir);
