@@ -84,7 +84,18 @@ struct mn_m_hints {
   __u32 spinning;   /* looking for work */
   __u32 blocking;   /* inside mn::blocking or a wrapped system call */
   __u32 parked;     /* asleep in the runtime (or in the poller), waiting for work */
+  __u32 pad0;
+  /* The address, in the runtime's memory, of the local run queue of the P held (valid
+   * while p >= 0): the handoff policy's program reads it in the M's own context, as it
+   * is switched out, to report only Ms whose P has work queued. */
+  __u64 runq;
 } MN_CACHE_LINE;
+
+/* The layout of a run queue at mn_m_hints.runq (userspace/runq.hpp asserts it): two
+ * 32-bit indexes, equal when the ring is empty, and the runnext slot, a pointer. */
+#define MN_RUNQ_HEAD_OFF 0
+#define MN_RUNQ_TAIL_OFF 64
+#define MN_RUNQ_NEXT_OFF 72
 
 /* Written by the runtime's sysmon, for tools: a sample of each P. */
 struct mn_p_state {
@@ -123,7 +134,9 @@ struct mn_rt_state {
   /* Set to 1 by the runtime when it declined to spin or to wake an M because no CPU was
    * free; the first switch to the idle task that CASes it back to 0 sends mn_ev_cpu_idle. */
   __u32 want_cpu;
-  __u32 pad0;
+  /* The runtime's feedback thread: the handoff policy does not report an M it switches
+   * out, as it runs for microseconds and waking it for its own switch would never end. */
+  __u32 feedback_tid;
   /* Counters, written by sysmon at each tick for tools (mn::stats() has the live ones). */
   struct {
     __u64 kernel_handoffs; /* Ps taken from Ms the kernel switched out */

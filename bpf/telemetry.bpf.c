@@ -154,15 +154,36 @@ static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
   if (b < MN_WAIT_BUCKETS) r->runq_wait_hist[b]++;
 }
 
-/* An M switched out while it holds a P and runs a G (outside mn::blocking, which sysmon
- * already watches): its P's queue may now wait for it. The runtime decides, after a
- * threshold, whether to hand the P to another M. */
-static __always_inline void report_descheduled(__s32 slot, __u32 state, __u64 now) {
+/* Whether the run queue at addr (mn_m_hints.runq, in the switched-out M's memory) holds
+ * a G. Read in the M's own context, as sched_switch runs before the switch; a read that
+ * fails (the page is not present: it has just been used, so hardly ever) counts as work,
+ * since the runtime checks again before it acts. */
+static __always_inline bool runq_has_work(__u64 addr) {
+  __u32 head = 0;
+  struct { __u32 tail; __u32 pad; __u64 next; } t = {};
+  if (!addr) return false;
+  if (bpf_probe_read_user(&head, sizeof(head), (void *)(addr + MN_RUNQ_HEAD_OFF)) ||
+      bpf_probe_read_user(&t, sizeof(t), (void *)(addr + MN_RUNQ_TAIL_OFF)))
+    return true;
+  return head != t.tail || t.next != 0;
+}
+
+/* An M switched out while it holds a P, runs a G (outside mn::blocking, which sysmon
+ * already watches) and its P has Gs queued, which may now wait for it. Not when the
+ * runtime's own feedback thread takes the CPU: it runs for microseconds, and its own
+ * upcalls would wake it again. The runtime decides, after a threshold, whether to hand
+ * the P to another M. */
+static __always_inline void report_descheduled(__s32 slot, __u32 state, __u64 now,
+                                               struct task_struct *next) {
   __u32 key = slot;
   struct mn_m_hints *h = bpf_map_lookup_elem(&hints, &key);
   if (!h) return;
   __s32 p = *(volatile __s32 *)&h->p;
   if (p < 0 || *(volatile __u64 *)&h->g == 0 || *(volatile __u32 *)&h->blocking) return;
+  __u32 zero = 0;
+  struct mn_rt_state *st = bpf_map_lookup_elem(&rt_state, &zero);
+  if (st && next->pid == *(volatile __u32 *)&st->feedback_tid) return;
+  if (!runq_has_work(*(volatile __u64 *)&h->runq)) return;
   struct mn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
   if (!ev) return;
   ev->type = mn_ev_descheduled;
@@ -237,7 +258,7 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
     r->cpu = cpu;
     __u32 state = r->state;
     rec_unlock(r);
-    if (policies & MN_POLICY_HANDOFF) report_descheduled(slot, state, now);
+    if (policies & MN_POLICY_HANDOFF) report_descheduled(slot, state, now, next);
   }
 
   __s32 next_slot = -1;

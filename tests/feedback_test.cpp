@@ -60,10 +60,11 @@ struct FakeCpus {
   }
 };
 
-int64_t Spins(mn::detail::Runtime* rt) {
-  int64_t spins = 0, spin_ns = 0;
-  mn::detail::SumSpins(rt, &spins, &spin_ns);
-  return spins;
+int64_t Spins(mn::detail::Runtime* rt) { return mn::detail::SumSpins(rt).spins; }
+
+int64_t Declined(mn::detail::Runtime* rt) {
+  mn::detail::SpinCounters c = mn::detail::SumSpins(rt);
+  return c.spins_declined + c.wakes_declined;
 }
 
 // Installs the spin policy on the running runtime with made-up CPUs (the runtime itself was
@@ -72,6 +73,9 @@ void InstallSpinPolicy(mn::detail::Runtime* rt, FakeCpus* cpus) {
   rt->feedback = std::make_unique<Feedback>(rt);
   cpus->Install(rt->feedback.get());
   rt->kf_spin.store(true, std::memory_order_release);
+  // A spinner woken before the policy was on (at start-up) finishes its spin and gives its
+  // P back first: every spin and wakeup from here on goes through the policy.
+  while (rt->nmspinning.load() != 0 || rt->npidle.load() != rt->procs - 1) mn::yield();
 }
 
 // A fake kernel record for one M: what the seam returns.
@@ -330,17 +334,15 @@ TEST(FeedbackSpin, AnMSpinsOnlyWhereACpuIsFree) {
 
 TEST(FeedbackSpin, NoMSpinsWhenNoCpuIsFree) {
   HangGuard guard;
-  int64_t spins_before = -1, spins_after = -1, declined = -1;
+  int64_t spins_before = -1, spins_after = -1, declined = -1, backstops = -1;
   int sum = 0;
   mn::run(
       [&] {
         auto* rt = GetM()->rt;
         FakeCpus f;
         InstallSpinPolicy(rt, &f);
-        // A spinner woken before the policy was on (at start-up) finishes its spin first:
-        // every spin counted from here on went through the policy.
-        while (rt->nmspinning.load() != 0) mn::yield();
         spins_before = Spins(rt);
+        const int64_t backstops_before = rt->spin_backstops.load();
         // Work that would wake spinners: Gs handing a value along a chain of channels.
         for (int round = 0; round < 200; round++) {
           mn::Chan<int> a, b;
@@ -348,14 +350,19 @@ TEST(FeedbackSpin, NoMSpinsWhenNoCpuIsFree) {
           a.send(round);
           sum += *b.recv();
         }
+        // The only spins allowed are sysmon's backstop's, when this M was off its CPU for
+        // a millisecond with work queued (a loaded machine, a sanitizer): each is counted
+        // before its M starts, and is over once nmspinning is back to 0.
+        while (rt->nmspinning.load() != 0) mn::yield();
         spins_after = Spins(rt);
-        declined = rt->wakes_declined.load() + rt->spins_declined.load();
+        backstops = rt->spin_backstops.load() - backstops_before;
+        declined = Declined(rt);
         rt->kf_spin.store(false);
       },
       NoFeedback(2));
   EXPECT_EQ(sum, 200 * 199 / 2 + 200);  // every round ran
   EXPECT_GE(spins_before, 0);
-  EXPECT_EQ(spins_after, spins_before);
+  EXPECT_LE(spins_after - spins_before, backstops);
   EXPECT_GT(declined, 0);
 }
 
@@ -373,7 +380,7 @@ TEST(FeedbackSpin, AnIdleCpuLetsAnMSpin) {
         mn::go([&] { ran = true; });  // wakep: P 1 is idle, and so is a CPU
         while (!ran.load()) asm volatile("");  // main keeps its P: the G runs elsewhere
         while ((spins = Spins(rt)) == 0) mn::yield();
-        declined = rt->wakes_declined.load();
+        declined = mn::detail::SumSpins(rt).wakes_declined;
       },
       NoFeedback(2));
   EXPECT_GE(spins, 1);
@@ -391,7 +398,7 @@ TEST(FeedbackSpin, AnIdleCpuWithQueuedWorkWakesExactlyOneM) {
         FakeCpus f;
         InstallSpinPolicy(rt, &f);
         for (int i = 0; i < 5; i++) mn::go([&] { ran.fetch_add(1); });
-        declined = rt->wakes_declined.load();
+        declined = mn::detail::SumSpins(rt).wakes_declined;
         std::thread feedback([&] {
           // The feedback thread's upcall: a CPU turned idle, work is queued, nobody spins.
           f.SetIdle(1, true);

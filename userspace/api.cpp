@@ -398,9 +398,11 @@ Stats stats() {
   st.preempt_requests = rt->preempt_requests.load(std::memory_order_relaxed);
   st.hogs = rt->hogs.load(std::memory_order_relaxed);
   st.kernel_handoffs = rt->kernel_handoffs.load(std::memory_order_relaxed);
-  SumSpins(rt, &st.spins, &st.spin_ns);
-  st.spins_declined = rt->spins_declined.load(std::memory_order_relaxed);
-  st.wakes_declined = rt->wakes_declined.load(std::memory_order_relaxed);
+  detail::SpinCounters spin = SumSpins(rt);
+  st.spins = spin.spins;
+  st.spin_ns = spin.spin_ns;
+  st.spins_declined = spin.spins_declined;
+  st.wakes_declined = spin.wakes_declined;
   st.idle_wakeups = rt->idle_wakeups.load(std::memory_order_relaxed);
   st.spin_backstops = rt->spin_backstops.load(std::memory_order_relaxed);
   return st;

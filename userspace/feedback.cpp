@@ -74,9 +74,11 @@ bool Feedback::OtherCpuIdle(int own_cpu) const {
 }
 
 void Feedback::WantCpu() {
-  if (__atomic_load_n(want_cpu_, __ATOMIC_RELAXED) == 0) {
-    __atomic_store_n(want_cpu_, 1, __ATOMIC_RELAXED);
-  }
+  // Already asked: the kernel has not answered yet, and the CAS that answers comes after
+  // this load, so an upcall follows anyway. No store and no fence then, which matters as
+  // a channel ping-pong with no CPU free asks millions of times a second.
+  if (__atomic_load_n(want_cpu_, __ATOMIC_RELAXED) != 0) return;
+  __atomic_store_n(want_cpu_, 1, __ATOMIC_RELAXED);
   // Pairs with the BPF program's barrier between its cpu_state store and its want_cpu
   // CAS: our store comes before the loads of cpu_state that follow in MaySpin/MayWake.
   std::atomic_thread_fence(std::memory_order_seq_cst);
@@ -198,7 +200,12 @@ bool Feedback::Start(int events_fd, std::string* error) {
 
 void Feedback::Serve() {
   pthread_setname_np(pthread_self(), "mn-feedback");
-  rt_->feedback_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
+  const auto tid = static_cast<uint32_t>(gettid());
+  // The program skips the switches to this thread (mn_rt_state.feedback_tid).
+  if (rt_->ktel != nullptr && rt_->ktel->rt_state() != nullptr) {
+    __atomic_store_n(&rt_->ktel->rt_state()->feedback_tid, tid, __ATOMIC_RELAXED);
+  }
+  rt_->feedback_tid.store(tid, std::memory_order_release);
   FutexWake(&rt_->feedback_tid, 1);
   // Deadlines are tens of microseconds: no timer slack, and ahead of ordinary threads
   // when the kernel allows it (root). Its work is a few loads per event.

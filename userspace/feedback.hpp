@@ -21,9 +21,14 @@
 //    away"), shared with sysmon: whoever wins the CAS acts, the other backs off.
 //  - A declined spin or wake loses no work. The work a declined wakep() leaves behind is
 //    on the caller's P (or the global queue) and its M runs it later, or sysmon starts a
-//    spinner for it after kSpinBackstopNs. A CPU that turns idle meanwhile is not missed: the runtime stores want_cpu, then reads cpu_state; the
-//    BPF program writes cpu_state, then reads want_cpu; both with full barriers, so one
-//    of them sees the other (telemetry.bpf.c).
+//    spinner for it after kSpinBackstopNs. A CPU that turns idle meanwhile is not missed:
+//    the runtime stores want_cpu, then reads cpu_state; the BPF program writes cpu_state,
+//    then CASes want_cpu; both with full barriers, so one of them sees the other
+//    (telemetry.bpf.c). A runtime that finds want_cpu already 1 stores nothing: the CAS
+//    that will clear it, and send the upcall, is still to come.
+//  - The handoff program reports only Ms whose P has Gs queued (it reads the P's run
+//    queue, mn_m_hints.runq) and not switches to the feedback thread itself: an upcall
+//    per switch-out would cost the workloads that switch most (a ping-pong, 1.4x).
 //  - MaySpin and MayWake run on the Ms' hot paths, from any M at once: they only load
 //    words of the mmapped maps, each read alone, and store want_cpu when it is 0.
 #pragma once

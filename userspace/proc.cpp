@@ -188,6 +188,9 @@ void AcquireP(M* m, P* pp) {
     Fatal("acquirep: P already in use");
   }
   m->p = pp;
+  // runq before p: the program reads runq only once it sees p >= 0 (a stale runq would
+  // only cost one needless upcall, which the feedback thread checks anyway).
+  SetHint(m->hints->runq, reinterpret_cast<uintptr_t>(&pp->runq));
   SetHint(m->hints->p, pp->id);
   // A new tick, so that sysmon does not count the P's idle time as a G's run time.
   pp->Tick(pp->schedtick);
@@ -305,17 +308,19 @@ void StartM(Runtime* rt, P* pp, bool spinning) {
 
 // Spin time, for mn::stats() and the spin policy's evaluation: from when a spinning M
 // runs (BecomeSpinning, or waking as a spinner) until it stops spinning. Each M counts its
-// own, so the hot path has no shared write.
-void SpinBegin(M* m) {
+// own, so the hot path has no shared write. A spinner that dropped its spinning state
+// only to take it back at once (it found work on another queue after giving its P up)
+// goes on with the same spin: `resumed` times it without counting a new one.
+void SpinBegin(M* m, bool resumed = false) {
   m->spin_since = NanoTime();
-  m->spins.store(m->spins.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  if (!resumed) BumpOwn(m->spins);
 }
 
 void SpinEnd(M* m) {
   if (m->spin_since == 0) return;
   int64_t d = NanoTime() - m->spin_since;
   m->spin_since = 0;
-  m->spin_ns.store(m->spin_ns.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+  BumpOwn(m->spin_ns, d);
 }
 
 // Parks the M in the thread cache until startm hands it a P. Returns false when the
@@ -343,12 +348,12 @@ bool StopM(M* m) {
   return true;
 }
 
-void BecomeSpinning(M* m) {
+void BecomeSpinning(M* m, bool resumed = false) {
   m->spinning = true;
   SetHint(m->hints->spinning, true);
   m->rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
   m->rt->needspinning.store(0, std::memory_order_seq_cst);
-  SpinBegin(m);
+  SpinBegin(m, resumed);
 }
 
 // The spin policy (feedback.hpp): may this M start spinning? Declines are counted.
@@ -357,7 +362,15 @@ bool SpinAllowed(M* m) {
   // acquire pairs with the release store that turns the policy on after `feedback` is set.
   if (!rt->kf_spin.load(std::memory_order_acquire)) return true;
   if (rt->feedback->MaySpin(sched_getcpu())) return true;
-  rt->spins_declined.fetch_add(1, std::memory_order_relaxed);
+  BumpOwn(m->spins_declined);
+  return false;
+}
+
+// The spin policy for HandoffP's spinner, whose caller (sysmon, the feedback thread, an M
+// entering a blocking call) gives its P away: any idle CPU will do.
+bool HandoffMaySpin(Runtime* rt) {
+  if (!rt->kf_spin.load(std::memory_order_acquire) || rt->feedback->MayWake(-1)) return true;
+  rt->wakes_declined.fetch_add(1, std::memory_order_relaxed);  // rare: a shared counter
   return false;
 }
 
@@ -376,7 +389,7 @@ bool WakeP(Runtime* rt) {
     if (self != nullptr && self->p != nullptr &&
         (self->pstate.load(std::memory_order_acquire) & kPStateTaken) == 0 &&
         !rt->feedback->MayWake(sched_getcpu())) {
-      rt->wakes_declined.fetch_add(1, std::memory_order_relaxed);
+      BumpOwn(self->wakes_declined);
       return false;
     }
   }
@@ -579,14 +592,14 @@ top:
           G* g = GlobRunqGet(rt, p2, 0);
           lock.unlock();
           AcquireP(m, p2);
-          BecomeSpinning(m);
+          BecomeSpinning(m, /*resumed=*/true);
           return g;
         }
       }
     }
     if (P* p2 = CheckRunqsNoP(rt, idle_snapshot)) {
       AcquireP(m, p2);
-      BecomeSpinning(m);
+      BecomeSpinning(m, /*resumed=*/true);
       goto top;
     }
   }
@@ -628,7 +641,7 @@ top:
           InjectGList(rt, m, &list);
           MakeRunnable(g);
         }
-        if (was_spinning) BecomeSpinning(m);
+        if (was_spinning) BecomeSpinning(m, /*resumed=*/true);
         if (g != nullptr) return g;
         goto top;
       }
@@ -1242,8 +1255,11 @@ void HandoffP(Runtime* rt, P* pp) {
     StartM(rt, pp, false);
     return;
   }
-  // Nobody spins and no P is idle: this one is the only chance to find new work soon.
-  if (rt->nmspinning.load(std::memory_order_seq_cst) + rt->npidle.load(std::memory_order_seq_cst) == 0) {
+  // Nobody spins and no P is idle: this one is the only chance to find new work soon. Not
+  // with the spin policy and no CPU free: work readied later wakes an M through wakep(),
+  // and a CPU that turns idle through the upcall.
+  if (rt->nmspinning.load(std::memory_order_seq_cst) + rt->npidle.load(std::memory_order_seq_cst) == 0 &&
+      HandoffMaySpin(rt)) {
     int32_t zero = 0;
     if (rt->nmspinning.compare_exchange_strong(zero, 1, std::memory_order_seq_cst)) {
       rt->needspinning.store(0, std::memory_order_seq_cst);
@@ -1577,14 +1593,17 @@ void RandomOrder::Reset(uint32_t count) {
 
 bool WakeIdleP(Runtime* rt) { return WakeP(rt); }
 
-void SumSpins(Runtime* rt, int64_t* spins, int64_t* spin_ns) {
-  *spins = 0;
-  *spin_ns = 0;
+SpinCounters SumSpins(Runtime* rt) {
+  SpinCounters c;
+  c.wakes_declined = rt->wakes_declined.load(std::memory_order_relaxed);
   std::lock_guard<SchedLock> lock(rt->lock);
   for (const auto& m : rt->allm) {
-    *spins += m->spins.load(std::memory_order_relaxed);
-    *spin_ns += m->spin_ns.load(std::memory_order_relaxed);
+    c.spins += m->spins.load(std::memory_order_relaxed);
+    c.spin_ns += m->spin_ns.load(std::memory_order_relaxed);
+    c.spins_declined += m->spins_declined.load(std::memory_order_relaxed);
+    c.wakes_declined += m->wakes_declined.load(std::memory_order_relaxed);
   }
+  return c;
 }
 
 }  // namespace mn::detail

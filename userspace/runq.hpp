@@ -17,11 +17,16 @@
 #pragma once
 
 #include <atomic>
+#include <cstddef>
 #include <cstdint>
+#include <type_traits>
+
+#include <linux/types.h>
 
 #include "g.hpp"
 
 namespace mn::detail {
+#include "../bpf/mn_telemetry.h"  // wrapped, as kfeedback.hpp does
 
 // An intrusive FIFO of Gs linked through schedlink; owned by whoever holds its lock.
 struct GQueue {
@@ -99,6 +104,17 @@ class RunQueue {
   alignas(64) std::atomic<uint32_t> tail_{0};
   std::atomic<G*> runnext_{nullptr};
   std::atomic<G*> ring_[kSize] = {};
+
+  // The kernel-feedback program reads an M's P's queue as raw words (mn_telemetry.h).
+  static void CheckLayout();
 };
+
+inline void RunQueue::CheckLayout() {
+  static_assert(std::is_standard_layout_v<RunQueue>);
+  static_assert(offsetof(RunQueue, head_) == MN_RUNQ_HEAD_OFF);
+  static_assert(offsetof(RunQueue, tail_) == MN_RUNQ_TAIL_OFF);
+  static_assert(offsetof(RunQueue, runnext_) == MN_RUNQ_NEXT_OFF);
+  static_assert(sizeof(std::atomic<uint32_t>) == 4 && sizeof(std::atomic<G*>) == 8);
+}
 
 }  // namespace mn::detail

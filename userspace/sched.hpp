@@ -80,14 +80,23 @@ struct M {
   // What this M does, for the kernel's side (mn_telemetry.h): the M's slot in the hints
   // map when kernel feedback is on, else own_hints. Set before the thread starts; each
   // field is stored alone (SetHint), by the M itself, or by sysmon when it takes the P.
-  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0};
+  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0, .pad0 = 0, .runq = 0};
   mn_m_hints* hints = &own_hints;
 
   // Spinning, counted by the M itself (proc.cpp, SpinBegin); read by stats and sysmon.
   int64_t spin_since = 0;            // when the current spin began, or 0
   std::atomic<int64_t> spins{0};     // spins begun
   std::atomic<int64_t> spin_ns{0};   // time spent spinning
+  // The spin policy's declines by this M (per M, as a shared counter would bounce between
+  // CPUs at every declined wakeup: millions a second in a channel ping-pong).
+  std::atomic<int64_t> spins_declined{0};  // parked instead of spinning
+  std::atomic<int64_t> wakes_declined{0};  // readied work without waking a spinner
 };
+
+// Bumps a counter only its M writes (no RMW: readers sample it).
+inline void BumpOwn(std::atomic<int64_t>& c, int64_t d = 1) {
+  c.store(c.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
 
 // One word of an M's hints. Relaxed: each field is read alone, as a sample.
 template <typename T, typename V>
@@ -271,8 +280,9 @@ struct Runtime {
   alignas(64) std::atomic<int64_t> coarse_now{0};
   alignas(64) std::atomic<int64_t> handoffs{0};
   std::atomic<int64_t> preempt_requests{0};
-  // Tests only: false keeps sysmon from taking Ps (blocking calls, hogs), so that a test of
-  // another path (kernel feedback) is the only one that can act.
+  // Tests only: false keeps sysmon from taking Ps (blocking calls, hogs) and from starting
+  // the spin policy's backstop spinner, so that a test of another path (kernel feedback)
+  // is the only one that can act.
   std::atomic<bool> sysmon_retake{true};
   std::atomic<int64_t> hogs{0};
   // Without membarrier(2) sysmon cannot take a hog's P (proc.cpp, "Taking a P away").
@@ -301,10 +311,9 @@ struct Runtime {
   std::atomic<uint32_t> feedback_tid{0};    // its thread, one of ours (a futex word until set)
   // The spin policy is in force: `feedback` is set, and FindRunnable and WakeP ask it.
   std::atomic<bool> kf_spin{false};
-  std::atomic<int64_t> spins_declined{0};   // Ms that parked instead of spinning
-  std::atomic<int64_t> wakes_declined{0};   // spinners not woken, no CPU being free
   std::atomic<int64_t> idle_wakeups{0};     // Ms started by an idle-CPU upcall
   std::atomic<int64_t> spin_backstops{0};   // Ms sysmon started for work left waiting
+  std::atomic<int64_t> wakes_declined{0};   // HandoffP's (the Ms count theirs: SumSpins)
 };
 
 }  // namespace mn::detail
@@ -401,8 +410,11 @@ bool PHasWork(Runtime* rt, P* pp, int64_t now);
 bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why);
 // wakep() from outside proc.cpp: a spinning M on an idle P, if none spins; true if started.
 bool WakeIdleP(Runtime* rt);
-// Every M's spins and spin time so far (under the runtime's lock, as allm grows under it).
-void SumSpins(Runtime* rt, int64_t* spins, int64_t* spin_ns);
+// Every M's spin counters so far (under the runtime's lock, as allm grows under it).
+struct SpinCounters {
+  int64_t spins = 0, spin_ns = 0, spins_declined = 0, wakes_declined = 0;
+};
+SpinCounters SumSpins(Runtime* rt);
 // blocking_now: hands the caller's P off before the call.
 void HandOffOwnP(M* m);
 // The active runtime for a signal handler (no lock); may be nullptr.

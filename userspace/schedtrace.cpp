@@ -39,8 +39,7 @@ std::string KernelFeedbackLine(Runtime* rt) {
 
 std::string SchedTraceLine(Runtime* rt, bool at_exit) {
   int64_t since_ms = (NanoTime() - rt->start_ns) / 1'000'000;
-  int64_t spins = 0, spin_ns = 0;
-  SumSpins(rt, &spins, &spin_ns);
+  SpinCounters spin = SumSpins(rt);
   std::string tail;
   if (at_exit) {
     rusage ru{};
@@ -71,9 +70,8 @@ std::string SchedTraceLine(Runtime* rt, bool at_exit) {
       GCount(rt), rt->handoffs.load(std::memory_order_relaxed),
       rt->preempt_requests.load(std::memory_order_relaxed),
       rt->hogs.load(std::memory_order_relaxed),
-      rt->kernel_handoffs.load(std::memory_order_relaxed), spins, spin_ns / 1e6,
-      rt->spins_declined.load(std::memory_order_relaxed),
-      rt->wakes_declined.load(std::memory_order_relaxed),
+      rt->kernel_handoffs.load(std::memory_order_relaxed), spin.spins, spin.spin_ns / 1e6,
+      spin.spins_declined, spin.wakes_declined,
       rt->idle_wakeups.load(std::memory_order_relaxed),
       rt->spin_backstops.load(std::memory_order_relaxed), tail, per_p);
 }

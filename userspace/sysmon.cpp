@@ -142,6 +142,7 @@ void PublishPState(Runtime* rt, int64_t now) {
 // The spin policy's backstop (feedback.hpp, kSpinBackstopNs): true if it started an M.
 bool SpinBackstop(Runtime* rt, int64_t now, int64_t* starved_since) {
   if (!rt->kf_spin.load(std::memory_order_acquire) ||
+      !rt->sysmon_retake.load(std::memory_order_relaxed) ||
       rt->nmspinning.load(std::memory_order_relaxed) != 0 ||
       rt->npidle.load(std::memory_order_relaxed) == 0 || !QueuedWork(rt)) {
     *starved_since = 0;
@@ -153,9 +154,12 @@ bool SpinBackstop(Runtime* rt, int64_t now, int64_t* starved_since) {
   }
   if (now - *starved_since < kSpinBackstopNs) return false;
   *starved_since = 0;
-  if (!WakeIdleP(rt)) return false;  // sysmon holds no P: the policy does not decline
+  // Counted before the M starts, so that a reader who has seen its spin sees the count
+  // (tests compare the two); taken back if no P was left.
   rt->spin_backstops.fetch_add(1, std::memory_order_relaxed);
-  return true;
+  if (WakeIdleP(rt)) return true;  // sysmon holds no P: the policy does not decline
+  rt->spin_backstops.fetch_sub(1, std::memory_order_relaxed);
+  return false;
 }
 
 // The runtime's counters, for tools (mnstat). Less often than the Ps: summing the Ms'
@@ -163,15 +167,14 @@ bool SpinBackstop(Runtime* rt, int64_t now, int64_t* starved_since) {
 void PublishRtState(Runtime* rt, int64_t now) {
   mn_rt_state* st = rt->ktel->rt_state();
   if (st == nullptr) return;
-  int64_t spins = 0, spin_ns = 0;
-  SumSpins(rt, &spins, &spin_ns);
+  SpinCounters spin = SumSpins(rt);
   auto& c = st->counters;
   SetHint(c.kernel_handoffs, rt->kernel_handoffs.load(std::memory_order_relaxed));
   SetHint(c.idle_wakeups, rt->idle_wakeups.load(std::memory_order_relaxed));
-  SetHint(c.spins, spins);
-  SetHint(c.spins_declined, rt->spins_declined.load(std::memory_order_relaxed));
-  SetHint(c.wakes_declined, rt->wakes_declined.load(std::memory_order_relaxed));
-  SetHint(c.spin_ns, spin_ns);
+  SetHint(c.spins, spin.spins);
+  SetHint(c.spins_declined, spin.spins_declined);
+  SetHint(c.wakes_declined, spin.wakes_declined);
+  SetHint(c.spin_ns, spin.spin_ns);
   SetHint(c.spin_backstops, rt->spin_backstops.load(std::memory_order_relaxed));
   SetHint(c.sample_ns, now);
 }
