@@ -426,19 +426,38 @@ TEST(FeedbackSpin, AnIdleCpuWithQueuedWorkWakesExactlyOneM) {
 
 // ---- the real kernel ---------------------------------------------------------------------
 
+// Pins the test's thread (and so the runtime's Ms, which inherit its mask) to CPU 0 and
+// starts a hog process there, which spins until Stop.
+class PinnedHog {
+ public:
+  PinnedHog() {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    CPU_SET(0, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) return;
+    pid_ = fork();
+    if (pid_ == 0) {
+      volatile unsigned long x = 0;
+      for (;;) x = x + 1;
+    }
+  }
+  ~PinnedHog() { Stop(); }
+  bool ok() const { return pid_ > 0; }
+  void Stop() {
+    if (pid_ <= 0) return;
+    kill(pid_, SIGKILL);
+    waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
 TEST(FeedbackKernel, AnMSharingItsCpuWithAHogHasItsPHandedOff) {
   setenv("MN_KERNEL_FEEDBACK", "all", 1);  // the policies are opt-in
-  // Everything on CPU 0: the runtime's Ms (they inherit the mask) and a hog process.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
-  pid_t hog = fork();
-  if (hog == 0) {
-    volatile unsigned long x = 0;
-    for (;;) x = x + 1;
-  }
-  ASSERT_GT(hog, 0);
+  PinnedHog hog;
+  ASSERT_TRUE(hog.ok());
   HangGuard guard;
   std::string why;
   std::atomic<int> ran{0};
@@ -459,8 +478,7 @@ TEST(FeedbackKernel, AnMSharingItsCpuWithAHogHasItsPHandedOff) {
         handoffs = rt->kernel_handoffs.load();
       },
       mn::Options{.procs = 1});
-  kill(hog, SIGKILL);
-  waitpid(hog, nullptr, 0);
+  hog.Stop();
   if (!why.empty()) GTEST_SKIP() << "kernel feedback unavailable: " << why;
   EXPECT_EQ(ran.load(), 5);
   EXPECT_GE(handoffs, 1);
@@ -534,17 +552,8 @@ TEST(FeedbackKernel, TheKernelAnswersARequestForAnIdleCpu) {
 
 TEST(FeedbackKernel, TheKernelCountsTasksWaitingForAnMsCpu) {
   setenv("MN_KERNEL_FEEDBACK", "all", 1);  // the policies are opt-in
-  // The test's thread (and so the runtime's M) and a hog process on CPU 0.
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  CPU_SET(0, &set);
-  ASSERT_EQ(sched_setaffinity(0, sizeof set, &set), 0);
-  pid_t hog = fork();
-  if (hog == 0) {
-    volatile unsigned long x = 0;
-    for (;;) x = x + 1;
-  }
-  ASSERT_GT(hog, 0);
+  PinnedHog hog;
+  ASSERT_TRUE(hog.ok());
   HangGuard guard;
   std::string why;
   uint32_t waiting = 0;
@@ -562,8 +571,7 @@ TEST(FeedbackKernel, TheKernelCountsTasksWaitingForAnMsCpu) {
         }
       },
       mn::Options{.procs = 1});
-  kill(hog, SIGKILL);
-  waitpid(hog, nullptr, 0);
+  hog.Stop();
   if (!why.empty()) GTEST_SKIP() << "kernel feedback unavailable: " << why;
   EXPECT_GE(waiting, 1u);
 }
