@@ -84,7 +84,9 @@ struct mn_m_hints {
   __u32 spinning;   /* looking for work */
   __u32 blocking;   /* inside mn::blocking or a wrapped system call */
   __u32 parked;     /* asleep in the runtime (or in the poller), waiting for work */
-  __u32 pad0;
+  /* Inside a short runtime critical section (the scheduler lock held): the sched_ext
+   * scheduler extends its slice rather than preempt it while others wait on the lock. */
+  __u32 in_critical;
   /* The address, in the runtime's memory, of the local run queue of the P held (valid
    * while p >= 0): the handoff policy's program reads it in the M's own context, as it
    * is switched out, to report only Ms whose P has work queued. */
@@ -137,6 +139,11 @@ struct mn_rt_state {
   /* The runtime's feedback thread: the handoff policy does not report an M it switches
    * out, as it runs for microseconds and waking it for its own switch would never end. */
   __u32 feedback_tid;
+  /* 1 while the sched_ext scheduler (scx.bpf.c) schedules the Ms and keeps their
+   * m_telemetry records itself: the sched_switch program then leaves them alone, as
+   * both would count each switch. */
+  __u32 scx_active;
+  __u32 pad0;
   /* Counters, written by sysmon at each tick for tools (mn::stats() has the live ones). */
   struct {
     __u64 kernel_handoffs; /* Ps taken from Ms the kernel switched out */

@@ -41,7 +41,8 @@ namespace {
 
 constexpr const char* kBpfFsRoot = "/sys/fs/bpf";
 constexpr const char* kPinRoot = "/sys/fs/bpf/mnsched";
-constexpr const char* kPinnedMaps[] = {"m_telemetry", "cpu_state", "hints", "p_state", "rt_state"};
+constexpr const char* kPinnedMaps[] = {"m_telemetry", "cpu_state", "hints", "p_state", "rt_state",
+                                      "tracked"};
 
 int64_t MonoNs() {
   timespec ts;
@@ -305,8 +306,9 @@ std::string KernelTelemetry::Pin() {
   if (mkdir(dir.c_str(), 0755) != 0) {
     return absl::StrFormat("mkdir %s: %s", dir, std::strerror(errno));
   }
+  // tracked too: tools/mnsched-scx enters it in the sched_ext scheduler's maps.
   bpf_map* maps[] = {skel_->maps.m_telemetry, skel_->maps.cpu_state, skel_->maps.hints,
-                     skel_->maps.p_state, skel_->maps.rt_state};
+                     skel_->maps.p_state, skel_->maps.rt_state, skel_->maps.tracked};
   for (std::size_t i = 0; i < std::size(maps); i++) {
     std::string path = dir + "/" + kPinnedMaps[i];
     if (int err = bpf_map__pin(maps[i], path.c_str()); err != 0) {
