@@ -179,8 +179,8 @@ bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* polic
   auto bad = [&](std::string_view why) {
     *error = absl::StrFormat(
         "MN_KERNEL_FEEDBACK=\"%s\": %s (one of auto, required or off, optionally followed by "
-        "policies: telemetry (none), handoff, spin, all; e.g. \"auto\", \"required,handoff\", "
-        "\"telemetry\")",
+        "policies: telemetry (none), handoff, spin, all, scx; e.g. \"auto\", "
+        "\"required,handoff\", \"telemetry\", \"scx,all\")",
         text, why);
     return false;
   };
@@ -208,6 +208,9 @@ bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* polic
     } else if (w == "all") {
       have_policy = true;
       pol |= kAllPolicies;
+    } else if (w == "scx") {
+      have_policy = true;
+      pol |= kPolicyScx;
     } else {
       return bad(w.empty() ? "an empty word" : absl::StrFormat("unknown word \"%s\"", w));
     }
@@ -223,8 +226,10 @@ bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* polic
 std::string PolicyNames(uint32_t policies) {
   if (policies == 0) return "telemetry only";
   std::string s;
-  if (policies & MN_POLICY_HANDOFF) s += "handoff";
-  if (policies & MN_POLICY_SPIN) s += s.empty() ? "spin" : ",spin";
+  auto add = [&](const char* w) { s += s.empty() ? w : std::string(",") + w; };
+  if (policies & MN_POLICY_HANDOFF) add("handoff");
+  if (policies & MN_POLICY_SPIN) add("spin");
+  if (policies & kPolicyScx) add("scx");
   return s;
 }
 
@@ -259,7 +264,7 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t polic
   kt->ncpus_ = libbpf_num_possible_cpus();
   if (kt->ncpus_ <= 0) return fail("counting the possible CPUs", kt->ncpus_);
   kt->skel_->rodata->target_tgid = static_cast<__u32>(getpid());
-  kt->skel_->rodata->policies = policies;
+  kt->skel_->rodata->policies = policies & kAllPolicies;
   bpf_map__set_max_entries(kt->skel_->maps.cpu_state, static_cast<__u32>(kt->ncpus_));
   bpf_map__set_max_entries(kt->skel_->maps.p_state, static_cast<__u32>(procs));
   if (int err = mn_telemetry_bpf__load(kt->skel_); err != 0) return fail("loading the BPF programs", err);
@@ -388,6 +393,11 @@ void KernelTelemetry::UnregisterM(int slot, pid_t tid) {
   std::atomic_ref<__s32>(hints_[slot].p).store(-1, std::memory_order_relaxed);
 }
 
+int KernelTelemetry::MapFd(const char* name) const {
+  bpf_map* map = bpf_object__find_map_by_name(skel_->obj, name);
+  return map != nullptr ? bpf_map__fd(map) : -1;
+}
+
 mn_m_hints* KernelTelemetry::hints(int slot) const {
   return slot >= 0 && slot < MN_MAX_MS ? &hints_[slot] : nullptr;
 }
@@ -416,6 +426,7 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int, uint32_t, std::strin
 KernelTelemetry::~KernelTelemetry() = default;
 void KernelTelemetry::RegisterM(int, pid_t) {}
 void KernelTelemetry::UnregisterM(int, pid_t) {}
+int KernelTelemetry::MapFd(const char*) const { return -1; }
 mn_m_hints* KernelTelemetry::hints(int) const { return nullptr; }
 mn_p_state* KernelTelemetry::p_state(int) const { return nullptr; }
 bool KernelTelemetry::ReadM(int, mn_m_telemetry*) const { return false; }
