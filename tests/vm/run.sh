@@ -33,6 +33,8 @@ messages go to stderr; the exit status is the guest's.
                       goes on the guest's PATH
   --env NAME=VALUE    export this in the guest (repeatable). The caller's MN_* variables are
                       exported too (except MN_VM_*, which configure this script); --env wins.
+  --expect-state S    fail (exit 1) unless /sys/kernel/sched_ext/state reads S (e.g. disabled)
+                      after the commands
   --timeout SECONDS   kill the guest after this long (default 600); exit 124
   --offline           use only the cache: no network
   --refresh           look for a newer kernel now (by default the package index is refreshed
@@ -73,6 +75,7 @@ SKIP_CODE=77
 NO_INSTALL=0
 KERNEL_ONLY=0
 DUMP_BTF=
+EXPECT_STATE=
 CPUS=2
 MEM=2048
 APPEND=
@@ -90,7 +93,7 @@ while [[ $# -gt 0 ]]; do
     has_val=1
   fi
   case $opt in
-    --cmd | --with | --env | --timeout | --skip-code | --dump-btf | --cpus | --mem | --append)
+    --cmd | --with | --env | --expect-state | --timeout | --skip-code | --dump-btf | --cpus | --mem | --append)
       if [[ $has_val -eq 0 ]]; then
         [[ $# -ge 2 ]] || bad_args "$opt needs a value"
         val=$2
@@ -118,6 +121,10 @@ while [[ $# -gt 0 ]]; do
     --env)
       [[ $val =~ ^[A-Za-z_][A-Za-z0-9_]*= ]] || bad_args "--env '$val': expected NAME=VALUE"
       ENVS+=("$val")
+      ;;
+    --expect-state)
+      [[ $val =~ ^[a-z_]+$ ]] || bad_args "--expect-state '$val': expected a state word such as disabled or enabled"
+      EXPECT_STATE=$val
       ;;
     --timeout)
       { is_uint "$val" && [[ $val -gt 0 ]]; } || bad_args "--timeout '$val': expected a positive number of seconds"
@@ -563,7 +570,8 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/shm
 mount -t devpts devpts /dev/pts
 mount -t tmpfs tmpfs /dev/shm
-mount -t tmpfs tmpfs /tmp
+# A tmpfs on /tmp, unless files were staged there (--with /tmp/...): the initramfs is writable too.
+[ -n "$(ls -A /tmp)" ] || mount -t tmpfs tmpfs /tmp
 mount -t tmpfs tmpfs /run
 mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
@@ -724,9 +732,13 @@ while read -r _ i status end; do
     say "command $i exited $status (${secs}s): ${CMDS[$((i - 1))]}"
     [[ $rc -ne 0 ]] || rc=$status
   elif [[ $NCMDS -gt 1 ]]; then
-    say "command $i passed (${secs}s)"
+    say "command $i passed (${secs}s): ${CMDS[$((i - 1))]}"
   fi
 done < <(grep '^exit ' "$WORK/status")
+if [[ -n $EXPECT_STATE && $sx_end != "$EXPECT_STATE" ]]; then
+  say "FAILED: /sys/kernel/sched_ext/state reads '$sx_end' after the commands, expected '$EXPECT_STATE'"
+  [[ $rc -ne 0 ]] || rc=1
+fi
 if [[ $rc -ne 0 ]]; then
   keep_work=1
   say "console log: $CONSOLE"
