@@ -26,6 +26,7 @@ MN_DEB_PACKAGES=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libboost-fiber-dev gnuplot-nox
   wrk
+  qemu-system-x86 busybox-static cpio   # tests/vm/run.sh: the sched_ext VM (ctest -L vm)
 )
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
