@@ -80,7 +80,7 @@ struct M {
   // What this M does, for the kernel's side (mn_telemetry.h): the M's slot in the hints
   // map when kernel feedback is on, else own_hints. Set before the thread starts; each
   // field is stored alone (SetHint), by the M itself, or by sysmon when it takes the P.
-  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0, .pad0 = 0, .runq = 0};
+  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0, .in_critical = 0, .runq = 0};
   mn_m_hints* hints = &own_hints;
 
   // Spinning, counted by the M itself (proc.cpp, SpinBegin); read by stats and sysmon.
