@@ -44,7 +44,7 @@ std::string ReadLine(const char* path) {
 }
 
 // Polls State() until it is `want` or `timeout` has passed.
-bool WaitState(std::string_view want, std::chrono::milliseconds timeout) {
+[[maybe_unused]] bool WaitState(std::string_view want, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (ScxScheduler::State() == want) return true;
