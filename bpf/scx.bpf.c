@@ -25,7 +25,7 @@
  *    taken from them is a preference, never a correctness condition: a task in the
  *    wrong queue still runs.
  *  - Nothing waits forever. dispatch takes RUN first, but after MN_FAIR_EVERY dispatches
- *    in a row on one CPU that passed over a non-empty OTHER or SPIN, it takes one of
+ *    on one CPU that passed over a non-empty OTHER or SPIN, it takes one of
  *    those first once (OTHER and SPIN by turns, as either can stay non-empty).
  *    P-holders can keep RUN non-empty for good (GOMAXPROCS busy Ms); an M left out
  *    would be one that must run to park or to give its P back, which the runtime waits
@@ -393,11 +393,16 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
   if (is_m) cls = classify(m.h, enq_flags & SCX_ENQ_WAKEUP);
   struct mn_scx_stats *s = my_stats();
   switch (cls) {
-    case mn_scx_run:
+    case mn_scx_run: {
+      /* An M whose slice ran out is queued by its own CPU, which dispatches next and
+       * takes RUN's head: a kick is wanted only if others wait there before it. (One
+       * preempted by a higher class keeps slice left, and its CPU is taken.) */
+      bool requeued = !(enq_flags & SCX_ENQ_WAKEUP) && slice_left(p) == 0;
       insert(p, MN_SCX_DSQ_RUN, SCX_SLICE_DFL, enq_flags);
       if (s) s->enq_run++;
-      kick_for(p, m.tgid);
+      if (!requeued || scx_bpf_dsq_nr_queued(MN_SCX_DSQ_RUN) > 1) kick_for(p, m.tgid);
       break;
+    }
     case mn_scx_spin:
       insert(p, MN_SCX_DSQ_SPIN, MN_SPIN_SLICE, enq_flags);
       if (s) s->enq_spin++;
@@ -431,14 +436,18 @@ void BPF_PROG(mnsched_dispatch, s32 cpu, struct task_struct *prev) {
                    : take(MN_SCX_DSQ_OTHER, s) || take(MN_SCX_DSQ_SPIN, s))
       return;
   }
+  /* Passes are counted, never reset by a dispatch that found RUN empty: in full mode
+   * OTHER is hardly ever empty, and a reset there starved SPIN for seconds. */
   if (take(MN_SCX_DSQ_RUN, s)) {
     if (c && (scx_bpf_dsq_nr_queued(MN_SCX_DSQ_OTHER) > 0 ||
               scx_bpf_dsq_nr_queued(MN_SCX_DSQ_SPIN) > 0))
       c->fair++;
     return;
   }
-  if (c) c->fair = 0;
-  if (take(MN_SCX_DSQ_OTHER, s)) return;
+  if (take(MN_SCX_DSQ_OTHER, s)) {
+    if (c && scx_bpf_dsq_nr_queued(MN_SCX_DSQ_SPIN) > 0) c->fair++;
+    return;
+  }
   take(MN_SCX_DSQ_SPIN, s);
 }
 
