@@ -45,15 +45,17 @@
  *    from its hints, as an M starts and stops spinning without being rescheduled.
  *  - A kick (SCX_KICK_PREEMPT) is sent only for a RUN-class M that found no idle CPU, and
  *    only to a CPU running a spinning M or a task that is not one of that runtime's Ms:
- *    never to one running another P-holder (they are equals), nor to the runtime's other
- *    Ms (they hold the Ps' work hostage only briefly, and their runtime wants them to
- *    finish). In partial mode a CPU running a CFS task looks free here but is not kicked:
- *    cpu_run shows only this scheduler's tasks, and CFS would win over the kick anyway.
+ *    never to one running another P-holder (they are equals), nor to the runtime's own
+ *    other Ms (one without a P is on its way to park, block or hand its work over, and
+ *    preempting it delays that). Not for an M requeued by its own CPU at the end of its
+ *    slice either, unless others wait in RUN: that CPU dispatches next and takes it. In
+ *    partial mode a CPU running a CFS task is not busy in cpu_run and is never kicked:
+ *    CFS would win over the kick anyway.
  *  - Telemetry records follow the same seq protocol as telemetry.bpf.c's (even -> odd by
- *    CAS, give up after LOCK_TRIES counting nr_dropped): both programs may write one M's
- *    record while the runtime sets rt_state.scx_active, and a reader must never copy a
- *    half-written record. The ops of one task are serialised by its rq lock, but
- *    `runnable` for a wakeup can run on the waker's CPU while a reader copies.
+ *    CAS, give up after LOCK_TRIES counting nr_dropped): until the runtime sets
+ *    rt_state.scx_active, telemetry.bpf.c writes the same records, from other CPUs, and
+ *    user space reads them at any time. Within this scheduler one task's ops are
+ *    serialised by its rq lock. rt_states is entered for each runtime but not read yet.
  *  - The exit record is written once, by `exit`, which the kernel calls once.
  */
 #define sched_ext_ops mn_vmlinux_sched_ext_ops /* a build machine's own, if it has one */
