@@ -59,7 +59,7 @@ struct mn_cpu_run {
   __u32 tgid;       /* its runtime, if it is an M; else 0 */
   __s32 slot;       /* its M slot, or -1 */
   __u32 extensions; /* slice extensions since it started */
-  __u32 fair;       /* dispatches in a row on this CPU that passed over OTHER or SPIN */
+  __u32 fair;       /* dispatches on this CPU that passed over OTHER or SPIN, since the last turn */
   __u32 fair_turns; /* times it then took OTHER or SPIN first */
   __u32 pad[9];     /* a cache line each: each CPU writes its own at every switch */
 };

@@ -25,7 +25,7 @@
  *    taken from them is a preference, never a correctness condition: a task in the
  *    wrong queue still runs.
  *  - Nothing waits forever. dispatch takes RUN first, but after MN_FAIR_EVERY dispatches
- *    in a row on one CPU that passed over a non-empty OTHER or SPIN, it takes one of
+ *    on one CPU that passed over a non-empty OTHER or SPIN, it takes one of
  *    those first once (OTHER and SPIN by turns, as either can stay non-empty).
  *    P-holders can keep RUN non-empty for good (GOMAXPROCS busy Ms); an M left out
  *    would be one that must run to park or to give its P back, which the runtime waits
@@ -45,15 +45,17 @@
  *    from its hints, as an M starts and stops spinning without being rescheduled.
  *  - A kick (SCX_KICK_PREEMPT) is sent only for a RUN-class M that found no idle CPU, and
  *    only to a CPU running a spinning M or a task that is not one of that runtime's Ms:
- *    never to one running another P-holder (they are equals), nor to the runtime's other
- *    Ms (they hold the Ps' work hostage only briefly, and their runtime wants them to
- *    finish). In partial mode a CPU running a CFS task looks free here but is not kicked:
- *    cpu_run shows only this scheduler's tasks, and CFS would win over the kick anyway.
+ *    never to one running another P-holder (they are equals), nor to the runtime's own
+ *    other Ms (one without a P is on its way to park, block or hand its work over, and
+ *    preempting it delays that). Not for an M requeued by its own CPU at the end of its
+ *    slice either, unless others wait in RUN: that CPU dispatches next and takes it. In
+ *    partial mode a CPU running a CFS task is not busy in cpu_run and is never kicked:
+ *    CFS would win over the kick anyway.
  *  - Telemetry records follow the same seq protocol as telemetry.bpf.c's (even -> odd by
- *    CAS, give up after LOCK_TRIES counting nr_dropped): both programs may write one M's
- *    record while the runtime sets rt_state.scx_active, and a reader must never copy a
- *    half-written record. The ops of one task are serialised by its rq lock, but
- *    `runnable` for a wakeup can run on the waker's CPU while a reader copies.
+ *    CAS, give up after LOCK_TRIES counting nr_dropped): until the runtime sets
+ *    rt_state.scx_active, telemetry.bpf.c writes the same records, from other CPUs, and
+ *    user space reads them at any time. Within this scheduler one task's ops are
+ *    serialised by its rq lock. rt_states is entered for each runtime but not read yet.
  *  - The exit record is written once, by `exit`, which the kernel calls once.
  */
 #define sched_ext_ops mn_vmlinux_sched_ext_ops /* a build machine's own, if it has one */
@@ -393,11 +395,16 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
   if (is_m) cls = classify(m.h, enq_flags & SCX_ENQ_WAKEUP);
   struct mn_scx_stats *s = my_stats();
   switch (cls) {
-    case mn_scx_run:
+    case mn_scx_run: {
+      /* An M whose slice ran out is queued by its own CPU, which dispatches next and
+       * takes RUN's head: a kick is wanted only if others wait there before it. (One
+       * preempted by a higher class keeps slice left, and its CPU is taken.) */
+      bool requeued = !(enq_flags & SCX_ENQ_WAKEUP) && slice_left(p) == 0;
       insert(p, MN_SCX_DSQ_RUN, SCX_SLICE_DFL, enq_flags);
       if (s) s->enq_run++;
-      kick_for(p, m.tgid);
+      if (!requeued || scx_bpf_dsq_nr_queued(MN_SCX_DSQ_RUN) > 1) kick_for(p, m.tgid);
       break;
+    }
     case mn_scx_spin:
       insert(p, MN_SCX_DSQ_SPIN, MN_SPIN_SLICE, enq_flags);
       if (s) s->enq_spin++;
@@ -431,14 +438,18 @@ void BPF_PROG(mnsched_dispatch, s32 cpu, struct task_struct *prev) {
                    : take(MN_SCX_DSQ_OTHER, s) || take(MN_SCX_DSQ_SPIN, s))
       return;
   }
+  /* Passes are counted, never reset by a dispatch that found RUN empty: in full mode
+   * OTHER is hardly ever empty, and a reset there starved SPIN for seconds. */
   if (take(MN_SCX_DSQ_RUN, s)) {
     if (c && (scx_bpf_dsq_nr_queued(MN_SCX_DSQ_OTHER) > 0 ||
               scx_bpf_dsq_nr_queued(MN_SCX_DSQ_SPIN) > 0))
       c->fair++;
     return;
   }
-  if (c) c->fair = 0;
-  if (take(MN_SCX_DSQ_OTHER, s)) return;
+  if (take(MN_SCX_DSQ_OTHER, s)) {
+    if (c && scx_bpf_dsq_nr_queued(MN_SCX_DSQ_SPIN) > 0) c->fair++;
+    return;
+  }
   take(MN_SCX_DSQ_SPIN, s);
 }
 

@@ -44,7 +44,7 @@ std::string ReadLine(const char* path) {
 }
 
 // Polls State() until it is `want` or `timeout` has passed.
-bool WaitState(std::string_view want, std::chrono::milliseconds timeout) {
+[[maybe_unused]] bool WaitState(std::string_view want, std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (true) {
     if (ScxScheduler::State() == want) return true;
@@ -252,6 +252,12 @@ bool ScxScheduler::Alive(mn_scx_exit* exit) const {
   const char* name = mode_ == ScxMode::kPartial ? "mnsched" : "mnsched_all";
   bool alive = kind == 0 && link_fd_ >= 0 && State() == "enabled" && OpsName() == name;
   if (!alive && exit != nullptr) {
+    // The kernel calls `exit` at the end of disabling, after the state has left
+    // "enabled": wait for the record a little rather than report no reason.
+    for (int i = 0; i < 100 && kind == 0 && link_fd_ >= 0 && State() != "enabled"; i++) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      kind = __atomic_load_n(&e.kind, __ATOMIC_ACQUIRE);
+    }
     *exit = mn_scx_exit{};
     if (kind != 0) {
       *exit = e;

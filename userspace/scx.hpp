@@ -61,7 +61,8 @@ class ScxScheduler {
   void RemoveRuntime(uint32_t tgid);
 
   // Whether the kernel still runs this scheduler. When it does not, *exit (if not null)
-  // holds the kernel's reason, as the scheduler's `exit` op recorded it.
+  // holds the kernel's reason, as the scheduler's `exit` op recorded it (kind 0 if it
+  // has not within 1 s: the kernel calls the op at the end of disabling).
   bool Alive(mn_scx_exit* exit) const;
   // The counters, summed over CPUs.
   mn_scx_stats Stats() const;
