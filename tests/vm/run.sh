@@ -170,6 +170,7 @@ skip() {
   exit "$SKIP_CODE"
 }
 
+[[ -n ${MN_VM_CACHE:-} || -n ${HOME:-} ]] || bad_args "neither MN_VM_CACHE nor HOME is set: set MN_VM_CACHE to a cache directory"
 CACHE=${MN_VM_CACHE:-$HOME/.cache/mnsched/vm}
 MAX_AGE_HOURS=${MN_VM_MAX_AGE_HOURS:-24}
 is_uint "$MAX_AGE_HOURS" || bad_args "MN_VM_MAX_AGE_HOURS='$MAX_AGE_HOURS': expected a number of hours"
@@ -678,8 +679,12 @@ failed() {
     say "qemu said:"
     sed 's/^/  /' "$WORK/qemu.log" | tail -n 20 >&2
   fi
-  say "the console log's last lines:"
-  sed 's/^/  /' "$CONSOLE" | tail -n 30 >&2
+  if [[ -s $CONSOLE ]]; then
+    say "the console log's last lines:"
+    sed 's/^/  /' "$CONSOLE" | tail -n 30 >&2
+  else
+    say "the console log is empty (the kernel runs with 'quiet': --append loglevel=7 shows all its messages)"
+  fi
   say "console log: $CONSOLE"
 }
 
