@@ -306,7 +306,7 @@ write_sid_sources() {
 
 # Prints the name of the newest linux-binary-<ver>-amd64 package (not cloud, not rt) in the lists.
 newest_kernel_package() {
-  local names=() n v best= bestv=
+  local names=() n v best='' bestv=''
   mapfile -t names < <(apt-cache "${APT_OPTS[@]}" pkgnames linux-binary- 2>/dev/null |
     grep -E '^linux-binary-[0-9][^ ]*-amd64$' | grep -Ev -- '-(cloud|rt)-amd64$' | sort -u || true)
   for n in "${names[@]}"; do
@@ -348,7 +348,7 @@ check_config() {
 # Fetches the newest kernel into the cache, or does nothing when the cache is recent enough.
 # Sets VERSION. Skips when there is neither network nor a cached kernel.
 fetch_kernel() {
-  local cached= stamp=$APT_DIR/updated age_ok=0 pkg ver kdir tmpd deb
+  local cached='' stamp=$APT_DIR/updated age_ok=0 pkg ver kdir tmpd deb
   cached=$(cached_version || true)
   if [[ $OFFLINE -eq 1 ]]; then
     [[ -n $cached ]] || skip "--offline, and no kernel is cached in $CACHE (run once without --offline)"
@@ -455,6 +455,7 @@ check_boot_tools
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mnsched-vm.XXXXXX")
 CONSOLE=$WORK/console.log
 keep_work=$KEEP
+# shellcheck disable=SC2317  # called by the trap
 cleanup() {
   if [[ $keep_work -eq 0 ]]; then
     rm -rf "$WORK"
@@ -649,6 +650,7 @@ INITRD=$WORK/initrd.gz
 : >"$WORK/out"
 : >"$WORK/status"
 : >"$WORK/blob"
+# shellcheck disable=SC2054 # the commas are qemu's
 QEMU=(
   qemu-system-x86_64
   -accel tcg,thread=single -cpu max -smp "$CPUS" -m "$MEM"
@@ -701,7 +703,7 @@ if [[ $qrc -ne 0 ]]; then
   failed "qemu failed (exit status $qrc)"
   exit 1
 fi
-if ! grep -qx done "$WORK/status"; then
+if ! grep -qx 'done' "$WORK/status"; then
   failed "the guest stopped before reporting that its commands were done (a kernel panic? see the console log)"
   exit 1
 fi
