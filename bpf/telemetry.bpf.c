@@ -29,6 +29,9 @@
  *    under that CPU's rq lock (ttwu_do_activate, wake_up_new_task), so it has one writer
  *    at a time too. It misses a task the load balancer pulls away (no switch there), and
  *    is right again at the CPU's next switch.
+ *  - While rt_state.scx_active is set, the sched_ext scheduler (scx.bpf.c) keeps the Ms'
+ *    records from its own callbacks and these programs leave them alone; cpu_state and
+ *    the upcalls are still theirs.
  *  - want_cpu turns 1 -> 0 by CAS at a switch to the idle task, so one upcall answers one
  *    request however many CPUs go idle at once. The runtime sets it before it looks at
  *    cpu_state, this program writes cpu_state before it looks at want_cpu, both with full
@@ -113,6 +116,14 @@ static __always_inline struct mn_m_telemetry *lookup_m(struct task_struct *t, __
   __u32 s = *slot;
   *slot_out = s;
   return bpf_map_lookup_elem(&m_telemetry, &s);
+}
+
+/* Whether the sched_ext scheduler keeps the Ms' records (rt_state.scx_active): it sees
+ * preemption and sleep directly, and two writers would count every switch twice. */
+static __always_inline bool scx_keeps_records(void) {
+  __u32 zero = 0;
+  struct mn_rt_state *st = bpf_map_lookup_elem(&rt_state, &zero);
+  return st && *(volatile __u32 *)&st->scx_active;
 }
 
 /* Takes the record's seq from even to odd; see the invariants. */
@@ -243,21 +254,23 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
 
   __s32 slot = -1;
   struct mn_m_telemetry *r = lookup_m(prev, &slot);
-  if (r && rec_lock(r)) {
+  bool scx = r && scx_keeps_records();
+  if (r) {
     now = bpf_ktime_get_ns();
-    if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
-    if (preempt || prev_state == TASK_RUNNING) {
-      r->state = mn_preempted;
-      r->nr_preempted++;
-      r->runnable_since_ns = now;
-    } else {
-      r->state = mn_blocked;
-      r->nr_blocked++;
+    __u32 state = preempt || prev_state == TASK_RUNNING ? mn_preempted : mn_blocked;
+    if (!scx && rec_lock(r)) {
+      if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
+      if (state == mn_preempted) {
+        r->nr_preempted++;
+        r->runnable_since_ns = now;
+      } else {
+        r->nr_blocked++;
+      }
+      r->state = state;
+      r->since_ns = now;
+      r->cpu = cpu;
+      rec_unlock(r);
     }
-    r->since_ns = now;
-    r->cpu = cpu;
-    __u32 state = r->state;
-    rec_unlock(r);
     if (policies & MN_POLICY_HANDOFF) report_descheduled(slot, state, now, next);
   }
 
@@ -267,7 +280,7 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
   if (r) {
     next_tid = next->pid;
     if (now == 0) now = bpf_ktime_get_ns();
-    if (rec_lock(r)) {
+    if (!scx_keeps_records() && rec_lock(r)) {
       end_wait(r, now);
       r->state = mn_on_cpu;
       r->since_ns = now;
@@ -312,7 +325,7 @@ static __always_inline int on_wakeup(struct task_struct *p) {
   if (policies & MN_POLICY_SPIN) note_waiting(p);
   __s32 slot;
   struct mn_m_telemetry *r = lookup_m(p, &slot);
-  if (!r || !rec_lock(r)) return 0;
+  if (!r || scx_keeps_records() || !rec_lock(r)) return 0;
   __u64 now = bpf_ktime_get_ns();
   if (r->state != mn_on_cpu && r->state != mn_preempted) {
     r->state = mn_runnable;
@@ -335,7 +348,7 @@ SEC("tp_btf/sched_migrate_task")
 int BPF_PROG(mn_sched_migrate_task, struct task_struct *p, int dest_cpu) {
   __s32 slot;
   struct mn_m_telemetry *r = lookup_m(p, &slot);
-  if (!r || !rec_lock(r)) return 0;
+  if (!r || scx_keeps_records() || !rec_lock(r)) return 0;
   r->nr_migrations++;
   r->cpu = dest_cpu;
   rec_unlock(r);

@@ -273,6 +273,9 @@ TEST(FeedbackWords, ModesAndPoliciesParse) {
       {"spin,handoff", mn::KernelFeedback::kAuto,
        MN_POLICY_SPIN | MN_POLICY_HANDOFF},
       {"all", mn::KernelFeedback::kAuto, mn::detail::kAllPolicies},
+      {"scx", mn::KernelFeedback::kAuto, mn::detail::kPolicyScx},
+      {"required,scx,all", mn::KernelFeedback::kRequired,
+       mn::detail::kPolicyScx | mn::detail::kAllPolicies},
   };
   for (const Case& c : good) {
     mn::KernelFeedback mode = mn::KernelFeedback::kOff;
@@ -282,7 +285,8 @@ TEST(FeedbackWords, ModesAndPoliciesParse) {
     EXPECT_EQ(mode, c.mode) << c.text;
     EXPECT_EQ(policies, c.policies) << c.text;
   }
-  const char* bad[] = {"", "sometimes", "auto,", "auto,required", "off,spin", "spin,,all"};
+  const char* bad[] = {"", "sometimes", "auto,", "auto,required", "off,spin", "spin,,all", "off,scx",
+                       "sched_ext"};
   for (const char* text : bad) {
     mn::KernelFeedback mode;
     uint32_t policies;
@@ -293,6 +297,7 @@ TEST(FeedbackWords, ModesAndPoliciesParse) {
   }
   EXPECT_EQ(mn::detail::PolicyNames(mn::detail::kAllPolicies), "handoff,spin");
   EXPECT_EQ(mn::detail::PolicyNames(0), "telemetry only");
+  EXPECT_EQ(mn::detail::PolicyNames(mn::detail::kPolicyScx | MN_POLICY_SPIN), "spin,scx");
 }
 
 // ---- the spin policy -----------------------------------------------------------------------

@@ -123,6 +123,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "cli_parse.hpp"
 #include "mn_seqread.hpp"
 
 namespace mnstat {
@@ -173,30 +174,6 @@ constexpr const char* kPinRoot = "/sys/fs/bpf/mnsched";
 constexpr int kSeqTries = 1000;
 
 // ---- parsing the command line -------------------------------------------------------------
-
-// absl::ParseCommandLine reports a bad flag (and serves --help) by calling exit(1). mnstat
-// exits 2 for bad usage, so while it parses, an exit handler turns that exit into 2 after
-// printing the usage line, or into 0 after a --help/--version request.
-bool g_parsing = false;
-bool g_help_requested = false;
-
-void ExitWhileParsing() {
-  if (!g_parsing) return;
-  std::cout.flush();
-  std::fflush(stdout);
-  if (g_help_requested) _exit(0);
-  std::fprintf(stderr, "%s\n", kUsageLine);
-  std::fflush(stderr);
-  _exit(2);
-}
-
-bool IsHelpFlag(std::string_view arg) {
-  if (arg.size() < 2 || arg[0] != '-') return false;
-  arg.remove_prefix(arg[1] == '-' ? 2 : 1);
-  arg = arg.substr(0, arg.find('='));
-  return arg == "help" || arg == "helpfull" || arg == "helpshort" || arg == "helppackage" ||
-         arg == "version";
-}
 
 std::string VersionString() {
 #ifdef MN_VERSION
@@ -1275,13 +1252,7 @@ int main(int argc, char** argv) {
   config.version_string = &mnstat::VersionString;
   absl::SetFlagsUsageConfig(config);
 
-  for (int i = 1; i < argc && std::strcmp(argv[i], "--") != 0; i++) {
-    if (mnstat::IsHelpFlag(argv[i])) mnstat::g_help_requested = true;
-  }
-  std::atexit(&mnstat::ExitWhileParsing);
-  mnstat::g_parsing = true;
-  std::vector<char*> args = absl::ParseCommandLine(argc, argv);
-  mnstat::g_parsing = false;
+  std::vector<char*> args = mn_tools::ParseFlags(argc, argv, mnstat::kUsageLine);
 
   if (args.size() != 2) {
     std::fprintf(stderr, "mnstat: %s\n%s\n", args.size() < 2 ? "no pid given" : "more than one pid given",

@@ -20,6 +20,7 @@
 #include "mn/stats.hpp"
 #include "procs.hpp"
 #include "sched.hpp"
+#include "scx_runtime.hpp"
 
 namespace mn {
 
@@ -244,6 +245,10 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   if (!trace.ok()) ConfigError(trace.status());
   KernelFeedback kf_mode = opts.kernel_feedback;
   uint32_t kf_policies = kDefaultPolicies;
+  if (kf_mode == KernelFeedback::kScx) {
+    kf_mode = KernelFeedback::kAuto;
+    kf_policies |= kPolicyScx;
+  }
   if (const char* kf = std::getenv("MN_KERNEL_FEEDBACK")) {
     std::string error;
     if (!ParseKernelFeedback(kf, &kf_mode, &kf_policies, &error)) {
@@ -273,7 +278,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
     rt->kf_reason = "turned off (MN_KERNEL_FEEDBACK=off or Options::kernel_feedback)";
   } else {
     rt->ktel = KernelTelemetry::Open(rt->procs, kf_policies, &rt->kf_reason, &rt->kf_pin_error);
-    if (rt->ktel != nullptr && kf_policies != 0) {
+    if (rt->ktel != nullptr && (kf_policies & kAllPolicies) != 0) {
       rt->feedback = std::make_unique<Feedback>(rt);
       // For experiments (docs/kernel-feedback.md, "Choosing the threshold"): 1..100000 us.
       if (const char* t = std::getenv("MN_KF_HANDOFF_US")) {
@@ -300,7 +305,9 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
       std::fflush(stderr);
       std::exit(2);
     }
-    if (rt->ktel != nullptr) rt->kf_policies = kf_policies;
+    if (rt->ktel != nullptr) rt->kf_policies = kf_policies & ~kPolicyScx;
+    rt->scx_wanted = (kf_policies & kPolicyScx) != 0;
+    StartScx(rt, kf_mode == KernelFeedback::kRequired);
   }
   InstallSignalHandlers();
   InstallQuitHandler();
@@ -339,6 +346,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   StopSysmon(rt);
   if (rt->feedback != nullptr) rt->feedback->Stop();  // no P is taken after this
   WaitForMs(rt);
+  StopScx(rt);
   if (rt->schedtrace_ms > 0) std::fputs((SchedTraceLine(rt, true) + "\n").c_str(), stderr);
   int result = rt->main_result;
   std::exception_ptr exc = rt->main_exception;
@@ -425,6 +433,9 @@ KernelFeedbackStatus kernel_feedback_status() {
   } else {
     st.reason = rt->kf_reason;
   }
+  st.scx = rt->scx_on.load(std::memory_order_relaxed);
+  std::lock_guard<std::mutex> scx_lock(rt->scx_mu);
+  st.scx_reason = rt->scx_reason;
   return st;
 }
 

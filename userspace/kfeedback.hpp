@@ -27,17 +27,20 @@ namespace mn::detail {
 
 // Every policy (MN_POLICY_*): the word "all".
 inline constexpr uint32_t kAllPolicies = MN_POLICY_HANDOFF | MN_POLICY_SPIN;
+// Not a policy of the telemetry programs but a word of MN_KERNEL_FEEDBACK all the same:
+// load the sched_ext scheduler (scx_runtime.cpp). "all" does not include it.
+inline constexpr uint32_t kPolicyScx = 1u << 16;
 // The policies when none is named: none yet. They are opt-in until their evaluation
 // (docs/kernel-feedback.md, "Evaluation") shows a gain: so far they cut spinning beside a
 // CPU hog but do not lower its tail latency, and handoff costs throughput without one.
 inline constexpr uint32_t kDefaultPolicies = 0;
 
 // MN_KERNEL_FEEDBACK: comma-separated words, a mode (auto, required or off; auto if none)
-// and policies (telemetry = none, handoff, spin, all; kDefaultPolicies if none). False with *error naming
-// the value and what is wrong.
+// and policies (telemetry = none, handoff, spin, all, scx; kDefaultPolicies if none). False with
+// *error naming the value and what is wrong.
 bool ParseKernelFeedback(const char* text, KernelFeedback* mode, uint32_t* policies,
                          std::string* error);
-// "handoff,spin", ..., or "telemetry only".
+// "handoff,spin", "scx", ..., or "telemetry only".
 std::string PolicyNames(uint32_t policies);
 
 class KernelTelemetry {
@@ -68,6 +71,9 @@ class KernelTelemetry {
   mn_rt_state* rt_state() const { return rt_; }
   // The upcall ring buffer (mn_event records), for the feedback thread.
   int events_fd() const { return events_fd_; }
+  // The fd of one of the programs' maps by its name in telemetry.bpf.c ("tracked",
+  // "hints", ...), for the sched_ext scheduler's outer maps; -1 if there is none.
+  int MapFd(const char* name) const;
   const std::string& pin_dir() const { return pin_dir_; }
 
  private:

@@ -57,6 +57,7 @@
 #include "park.hpp"
 #include "procs.hpp"
 #include "sched.hpp"
+#include "scx_runtime.hpp"
 
 __thread mn::detail::M* mn_detail_tls_m = nullptr;
 
@@ -889,6 +890,7 @@ void* MThreadMain(void* arg) {
   const auto tid = static_cast<int32_t>(gettid());
   m->tid.store(tid, std::memory_order_relaxed);
   if (rt->ktel != nullptr) rt->ktel->RegisterM(static_cast<int>(m->id), tid);
+  ScxMStarted(rt, m, tid);
   m->eh_globals = abi::__cxa_get_globals();
   InitThreadContext(&m->g0);
   SetupAltStack(m);
@@ -914,6 +916,7 @@ void* MThreadMain(void* arg) {
     rt->nmexited++;
   }
   TeardownAltStack(m);
+  mn_detail_tls_critical = nullptr;
   if (rt->ktel != nullptr) rt->ktel->UnregisterM(static_cast<int>(m->id), tid);
   SetM(nullptr);
   // release: everything this M (and the Gs it ran) did happens before WaitForMs returns.

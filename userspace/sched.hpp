@@ -22,6 +22,7 @@
 #include "netpoll.hpp"
 #include "note.hpp"
 #include "runq.hpp"
+#include "scx.hpp"
 #include "stack.hpp"
 #include "timers.hpp"
 
@@ -80,7 +81,7 @@ struct M {
   // What this M does, for the kernel's side (mn_telemetry.h): the M's slot in the hints
   // map when kernel feedback is on, else own_hints. Set before the thread starts; each
   // field is stored alone (SetHint), by the M itself, or by sysmon when it takes the P.
-  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0, .pad0 = 0, .runq = 0};
+  mn_m_hints own_hints{.tid = 0, .p = -1, .g = 0, .spinning = 0, .blocking = 0, .parked = 0, .in_critical = 0, .runq = 0};
   mn_m_hints* hints = &own_hints;
 
   // Spinning, counted by the M itself (proc.cpp, SpinBegin); read by stats and sysmon.
@@ -96,6 +97,21 @@ struct M {
 // Bumps a counter only its M writes (no RMW: readers sample it).
 inline void BumpOwn(std::atomic<int64_t>& c, int64_t d = 1) {
   c.store(c.load(std::memory_order_relaxed) + d, std::memory_order_relaxed);
+}
+
+// The in_critical word of the calling thread's M's hints while the sched_ext scheduler
+// runs the Ms (scx_runtime.cpp), else null. Read with a volatile asm, as GetM reads its
+// M (below): a G can move to another thread across a switch, and a cached thread-local
+// address would be another thread's.
+extern "C" __thread uint32_t* mn_detail_tls_critical __attribute__((tls_model("initial-exec")));
+
+inline uint32_t* CriticalHint() noexcept {
+  uint32_t* c;
+  asm volatile(
+      "movq mn_detail_tls_critical@gottpoff(%%rip), %0\n\t"
+      "movq %%fs:(%0), %0"
+      : "=r"(c));
+  return c;
 }
 
 // One word of an M's hints. Relaxed: each field is read alone, as a sample.
@@ -146,27 +162,40 @@ struct P {
 // once pays a futex round trip of microseconds for a wait of nanoseconds (a std::mutex
 // did: some 10,000 sleeps a second per M with Gs yielding through the global queue on 2
 // Ps), and glibc's mutex costs twice the instructions of this one uncontended.
+//
+// While the sched_ext scheduler runs the Ms, a lock held by an M is also counted in its
+// hints' in_critical word, so that the kernel extends the M's slice rather than preempt it
+// with others spinning on the lock. Without it, that costs one thread-local load.
 class SchedLock {
  public:
   void lock() {
-    uint32_t v = 0;
-    // acquire pairs with unlock's release exchange.
-    if (!key_.compare_exchange_strong(v, 1, std::memory_order_acquire, std::memory_order_relaxed)) {
-      LockSlow();
-    }
+    if (!TryAcquire()) LockSlow();
+    EnterCritical(1);
   }
   bool try_lock() {
-    uint32_t v = 0;
-    return key_.compare_exchange_strong(v, 1, std::memory_order_acquire, std::memory_order_relaxed);
+    if (!TryAcquire()) return false;
+    EnterCritical(1);
+    return true;
   }
   void unlock() {
+    // The hint first: the lock is still held, so the kernel may yet extend the slice.
+    EnterCritical(-1);
     if (key_.exchange(0, std::memory_order_release) == 2) FutexWake(&key_, 1);
   }
 
  private:
+  static void EnterCritical(int d) {
+    // Only the M's own thread writes its word, and the kernel reads it alone: relaxed.
+    if (uint32_t* c = CriticalHint()) SetHint(*c, *c + d);
+  }
+  bool TryAcquire() {
+    uint32_t v = 0;
+    // acquire pairs with unlock's release exchange.
+    return key_.compare_exchange_strong(v, 1, std::memory_order_acquire, std::memory_order_relaxed);
+  }
   void LockSlow() {
     for (int i = 0; i < 5; i++) {
-      if (key_.load(std::memory_order_relaxed) == 0 && try_lock()) return;
+      if (key_.load(std::memory_order_relaxed) == 0 && TryAcquire()) return;
       if (i < 4) {
         for (int j = 0; j < 30; j++) __builtin_ia32_pause();
       } else {
@@ -314,6 +343,17 @@ struct Runtime {
   std::atomic<int64_t> idle_wakeups{0};     // Ms started by an idle-CPU upcall
   std::atomic<int64_t> spin_backstops{0};   // Ms sysmon started for work left waiting
   std::atomic<int64_t> wakes_declined{0};   // HandoffP's (the Ms count theirs: SumSpins)
+
+  // The sched_ext scheduler (scx_runtime.cpp): loaded before the first M starts when
+  // asked for (MN_KERNEL_FEEDBACK=scx), and dropped by sysmon if the kernel ejects it.
+  // scx_on says whether new Ms join it; scx and scx_reason are sysmon's after start-up,
+  // and read under the registry lock by kernel_feedback_status.
+  std::unique_ptr<ScxScheduler> scx;
+  std::atomic<bool> scx_on{false};
+  bool scx_wanted = false;
+  std::string scx_reason;
+  std::mutex scx_mu;            // guards scx_reason against kernel_feedback_status
+  int64_t scx_next_poll = 0;    // sysmon's
 };
 
 }  // namespace mn::detail

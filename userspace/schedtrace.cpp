@@ -32,9 +32,18 @@ absl::StatusOr<int64_t> SchedTraceFromEnv() {
 
 std::string KernelFeedbackLine(Runtime* rt) {
   if (rt->ktel == nullptr) return "mn: kernel feedback: off: " + rt->kf_reason;
-  if (!rt->kf_pin_error.empty()) return "mn: kernel feedback: on, not pinned: " + rt->kf_pin_error;
-  return "mn: kernel feedback: on (" + PolicyNames(rt->kf_policies) + "), maps pinned in " +
-         rt->ktel->pin_dir();
+  std::string scx;
+  if (rt->scx_on.load(std::memory_order_relaxed)) {
+    scx = ", sched_ext scheduler on";
+  } else if (rt->scx_wanted) {
+    std::lock_guard<std::mutex> lock(rt->scx_mu);
+    scx = ", sched_ext scheduler off: " + rt->scx_reason;
+  }
+  if (!rt->kf_pin_error.empty()) {
+    return "mn: kernel feedback: on" + scx + ", not pinned: " + rt->kf_pin_error;
+  }
+  return "mn: kernel feedback: on (" + PolicyNames(rt->kf_policies) + ")" + scx +
+         ", maps pinned in " + rt->ktel->pin_dir();
 }
 
 std::string SchedTraceLine(Runtime* rt, bool at_exit) {

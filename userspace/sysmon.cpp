@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "sched.hpp"
+#include "scx_runtime.hpp"
 
 namespace mn::detail {
 
@@ -221,6 +222,7 @@ void SysmonMain(Runtime* rt) {
       }
     }
     if (rt->ktel != nullptr) {
+      ScxPoll(rt, now);
       PublishPState(rt, now);
       if (now >= next_rt_publish) {
         PublishRtState(rt, now);
