@@ -170,6 +170,7 @@ skip() {
   exit "$SKIP_CODE"
 }
 
+[[ -n ${MN_VM_CACHE:-} || -n ${HOME:-} ]] || bad_args "neither MN_VM_CACHE nor HOME is set: set MN_VM_CACHE to a cache directory"
 CACHE=${MN_VM_CACHE:-$HOME/.cache/mnsched/vm}
 MAX_AGE_HOURS=${MN_VM_MAX_AGE_HOURS:-24}
 is_uint "$MAX_AGE_HOURS" || bad_args "MN_VM_MAX_AGE_HOURS='$MAX_AGE_HOURS': expected a number of hours"
@@ -305,7 +306,7 @@ write_sid_sources() {
 
 # Prints the name of the newest linux-binary-<ver>-amd64 package (not cloud, not rt) in the lists.
 newest_kernel_package() {
-  local names=() n v best= bestv=
+  local names=() n v best='' bestv=''
   mapfile -t names < <(apt-cache "${APT_OPTS[@]}" pkgnames linux-binary- 2>/dev/null |
     grep -E '^linux-binary-[0-9][^ ]*-amd64$' | grep -Ev -- '-(cloud|rt)-amd64$' | sort -u || true)
   for n in "${names[@]}"; do
@@ -347,7 +348,7 @@ check_config() {
 # Fetches the newest kernel into the cache, or does nothing when the cache is recent enough.
 # Sets VERSION. Skips when there is neither network nor a cached kernel.
 fetch_kernel() {
-  local cached= stamp=$APT_DIR/updated age_ok=0 pkg ver kdir tmpd deb
+  local cached='' stamp=$APT_DIR/updated age_ok=0 pkg ver kdir tmpd deb
   cached=$(cached_version || true)
   if [[ $OFFLINE -eq 1 ]]; then
     [[ -n $cached ]] || skip "--offline, and no kernel is cached in $CACHE (run once without --offline)"
@@ -454,6 +455,7 @@ check_boot_tools
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/mnsched-vm.XXXXXX")
 CONSOLE=$WORK/console.log
 keep_work=$KEEP
+# shellcheck disable=SC2317  # called by the trap
 cleanup() {
   if [[ $keep_work -eq 0 ]]; then
     rm -rf "$WORK"
@@ -648,6 +650,7 @@ INITRD=$WORK/initrd.gz
 : >"$WORK/out"
 : >"$WORK/status"
 : >"$WORK/blob"
+# shellcheck disable=SC2054 # the commas are qemu's
 QEMU=(
   qemu-system-x86_64
   -accel tcg,thread=single -cpu max -smp "$CPUS" -m "$MEM"
@@ -678,8 +681,12 @@ failed() {
     say "qemu said:"
     sed 's/^/  /' "$WORK/qemu.log" | tail -n 20 >&2
   fi
-  say "the console log's last lines:"
-  sed 's/^/  /' "$CONSOLE" | tail -n 30 >&2
+  if [[ -s $CONSOLE ]]; then
+    say "the console log's last lines:"
+    sed 's/^/  /' "$CONSOLE" | tail -n 30 >&2
+  else
+    say "the console log is empty (the kernel runs with 'quiet': --append loglevel=7 shows all its messages)"
+  fi
   say "console log: $CONSOLE"
 }
 
@@ -696,7 +703,7 @@ if [[ $qrc -ne 0 ]]; then
   failed "qemu failed (exit status $qrc)"
   exit 1
 fi
-if ! grep -qx done "$WORK/status"; then
+if ! grep -qx 'done' "$WORK/status"; then
   failed "the guest stopped before reporting that its commands were done (a kernel panic? see the console log)"
   exit 1
 fi
