@@ -68,6 +68,7 @@
 
 #include "mn_scx.h"
 #include "mn_telemetry.h"
+#include "mn_record.bpf.h"
 #include "scx_kernel.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -79,7 +80,6 @@ const volatile __u32 nr_cpus = 1;
 #define MN_CRIT_EXTENSION (100ULL * 1000)   /* added to an expiring slice in a critical section */
 #define MN_MAX_EXTENSIONS 4
 #define MN_FAIR_EVERY 8
-#define LOCK_TRIES 32
 
 /* The inner maps' templates: identical to telemetry.bpf.c's tracked, hints, m_telemetry
  * and rt_state, which the kernel checks (type, key and value size, flags, max_entries)
@@ -268,42 +268,6 @@ static __always_inline struct mn_m_telemetry *record_of(struct mn_m *m) {
   if (!tel) return NULL;
   __u32 s = m->slot;
   return bpf_map_lookup_elem(tel, &s);
-}
-
-static __always_inline int rec_lock(struct mn_m_telemetry *r) {
-  for (int i = 0; i < LOCK_TRIES; i++) {
-    __u64 s = *(volatile __u64 *)&r->seq;
-    if (s & 1) continue;
-    /* A full barrier: the stores that follow stay after it. */
-    if (__sync_val_compare_and_swap(&r->seq, s, s + 1) == s) return 1;
-  }
-  __sync_fetch_and_add(&r->nr_dropped, 1);
-  return 0;
-}
-
-static __always_inline void rec_unlock(struct mn_m_telemetry *r) {
-  __sync_fetch_and_add(&r->seq, 1); /* full barrier: the stores are visible first */
-}
-
-static __always_inline __u32 log2_bucket(__u64 v) {
-  __u32 r = 0;
-  if (v >> 32) { v >>= 32; r += 32; }
-  if (v >> 16) { v >>= 16; r += 16; }
-  if (v >> 8) { v >>= 8; r += 8; }
-  if (v >> 4) { v >>= 4; r += 4; }
-  if (v >> 2) { v >>= 2; r += 2; }
-  if (v >> 1) { r += 1; }
-  return r < MN_WAIT_BUCKETS ? r : MN_WAIT_BUCKETS - 1;
-}
-
-static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
-  if (r->state != mn_runnable && r->state != mn_preempted) return;
-  __u64 wait = now > r->runnable_since_ns ? now - r->runnable_since_ns : 0;
-  r->runq_wait_ns += wait;
-  r->runq_wait_count++;
-  if (wait > r->runq_wait_max_ns) r->runq_wait_max_ns = wait;
-  __u32 b = log2_bucket(wait);
-  if (b < MN_WAIT_BUCKETS) r->runq_wait_hist[b]++;
 }
 
 /* ---- Kicks ---- */
@@ -579,34 +543,23 @@ void BPF_PROG(mnsched_exit, struct scx_exit_info___mn *ei) {
   exit_info.kind = kind ? kind : -1;
 }
 
-SEC(".struct_ops")
-struct sched_ext_ops mnsched = {
-    .select_cpu = (void *)mnsched_select_cpu,
-    .enqueue = (void *)mnsched_enqueue,
-    .dispatch = (void *)mnsched_dispatch,
-    .tick = (void *)mnsched_tick,
-    .runnable = (void *)mnsched_runnable,
-    .running = (void *)mnsched_running,
-    .stopping = (void *)mnsched_stopping,
-    .quiescent = (void *)mnsched_quiescent,
-    .init = (void *)mnsched_init,
-    .exit = (void *)mnsched_exit,
-    .flags = SCX_OPS_SWITCH_PARTIAL,
-    .name = "mnsched",
-};
+/* The two modes share every program; they differ in flags and name. */
+#define MN_SCX_OPS(ops_name, ops_flags) \
+    .select_cpu = (void *)mnsched_select_cpu, \
+    .enqueue = (void *)mnsched_enqueue, \
+    .dispatch = (void *)mnsched_dispatch, \
+    .tick = (void *)mnsched_tick, \
+    .runnable = (void *)mnsched_runnable, \
+    .running = (void *)mnsched_running, \
+    .stopping = (void *)mnsched_stopping, \
+    .quiescent = (void *)mnsched_quiescent, \
+    .init = (void *)mnsched_init, \
+    .exit = (void *)mnsched_exit, \
+    .flags = (ops_flags), \
+    .name = ops_name,
 
 SEC(".struct_ops")
-struct sched_ext_ops mnsched_all = {
-    .select_cpu = (void *)mnsched_select_cpu,
-    .enqueue = (void *)mnsched_enqueue,
-    .dispatch = (void *)mnsched_dispatch,
-    .tick = (void *)mnsched_tick,
-    .runnable = (void *)mnsched_runnable,
-    .running = (void *)mnsched_running,
-    .stopping = (void *)mnsched_stopping,
-    .quiescent = (void *)mnsched_quiescent,
-    .init = (void *)mnsched_init,
-    .exit = (void *)mnsched_exit,
-    .flags = 0,
-    .name = "mnsched_all",
-};
+struct sched_ext_ops mnsched = {MN_SCX_OPS("mnsched", SCX_OPS_SWITCH_PARTIAL)};
+
+SEC(".struct_ops")
+struct sched_ext_ops mnsched_all = {MN_SCX_OPS("mnsched_all", 0)};

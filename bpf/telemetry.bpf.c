@@ -43,6 +43,7 @@
 #include <bpf/bpf_tracing.h>
 
 #include "mn_telemetry.h"
+#include "mn_record.bpf.h"
 
 char LICENSE[] SEC("license") = "GPL";
 
@@ -105,7 +106,6 @@ struct {
 } events SEC(".maps");
 
 #define TASK_RUNNING 0
-#define LOCK_TRIES 32
 
 /* The record of t if t is one of the runtime's Ms; its slot goes to *slot_out. */
 static __always_inline struct mn_m_telemetry *lookup_m(struct task_struct *t, __s32 *slot_out) {
@@ -124,45 +124,6 @@ static __always_inline bool scx_keeps_records(void) {
   __u32 zero = 0;
   struct mn_rt_state *st = bpf_map_lookup_elem(&rt_state, &zero);
   return st && *(volatile __u32 *)&st->scx_active;
-}
-
-/* Takes the record's seq from even to odd; see the invariants. */
-static __always_inline int rec_lock(struct mn_m_telemetry *r) {
-  for (int i = 0; i < LOCK_TRIES; i++) {
-    __u64 s = *(volatile __u64 *)&r->seq;
-    if (s & 1) continue;
-    /* A full barrier: the stores below cannot move above it, and a reader that sees the
-     * old even seq after them will see this change at its second read and retry. */
-    if (__sync_val_compare_and_swap(&r->seq, s, s + 1) == s) return 1;
-  }
-  __sync_fetch_and_add(&r->nr_dropped, 1);
-  return 0;
-}
-
-static __always_inline void rec_unlock(struct mn_m_telemetry *r) {
-  /* Full barrier again: the stores above are visible before seq turns even. */
-  __sync_fetch_and_add(&r->seq, 1);
-}
-
-static __always_inline __u32 log2_bucket(__u64 v) {
-  __u32 r = 0;
-  if (v >> 32) { v >>= 32; r += 32; }
-  if (v >> 16) { v >>= 16; r += 16; }
-  if (v >> 8) { v >>= 8; r += 8; }
-  if (v >> 4) { v >>= 4; r += 4; }
-  if (v >> 2) { v >>= 2; r += 2; }
-  if (v >> 1) { r += 1; }
-  return r < MN_WAIT_BUCKETS ? r : MN_WAIT_BUCKETS - 1;
-}
-
-static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
-  if (r->state != mn_runnable && r->state != mn_preempted) return;
-  __u64 wait = now > r->runnable_since_ns ? now - r->runnable_since_ns : 0;
-  r->runq_wait_ns += wait;
-  r->runq_wait_count++;
-  if (wait > r->runq_wait_max_ns) r->runq_wait_max_ns = wait;
-  __u32 b = log2_bucket(wait);
-  if (b < MN_WAIT_BUCKETS) r->runq_wait_hist[b]++;
 }
 
 /* Whether the run queue at addr (mn_m_hints.runq, in the switched-out M's memory) holds

@@ -147,7 +147,7 @@ absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode mode) {
   bool echo = debug != nullptr && debug[0] != 0 && std::strcmp(debug, "0") != 0;
   LibbpfLog log(echo, echo && std::strcmp(debug, "2") == 0);
   auto fail = [&](const char* step, int err) {
-    return absl::InternalError(absl::StrFormat("sched_ext scheduler: %s", log.Failure(step, err)));
+    return absl::InternalError(log.Failure(step, err));
   };
 
   std::unique_ptr<ScxScheduler> s(new ScxScheduler());
@@ -195,7 +195,7 @@ absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode mode) {
   mn_scx_exit ex{};
   if (!s->Alive(&ex)) {
     return absl::InternalError(absl::StrFormat(
-        "sched_ext scheduler: disabled right after it was registered (state %s, kind %d, "
+        "disabled right after it was registered (state %s, kind %d, "
         "code %d): %s%s%s",
         State(), ex.kind, ex.exit_code, ex.reason, ex.msg[0] ? ": " : "", ex.msg));
   }
@@ -292,14 +292,14 @@ std::string ScxScheduler::Preflight() { return "mnsched was built without BPF"; 
 
 absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode) {
   return absl::UnimplementedError(
-      "sched_ext scheduler: built without BPF (MN_WITH_BPF=OFF, or no kernel BTF on the "
+      "built without BPF (MN_WITH_BPF=OFF, or no kernel BTF on the "
       "build machine)");
 }
 
 ScxScheduler::~ScxScheduler() = default;
 
 absl::Status ScxScheduler::AddRuntime(uint32_t, int, int, int, int) {
-  return absl::UnimplementedError("sched_ext scheduler: built without BPF");
+  return absl::UnimplementedError("built without BPF");
 }
 void ScxScheduler::RemoveRuntime(uint32_t) {}
 bool ScxScheduler::Alive(mn_scx_exit* exit) const {
