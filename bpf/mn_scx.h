@@ -50,6 +50,19 @@ struct mn_scx_stats {
   __u64 dispatched_spin;
 };
 
+/* What the scheduler last started on each CPU (cpu_run[cpu] in .bss; see scx.bpf.c's
+ * invariants). Written by that CPU at each switch of a task it schedules, read without
+ * a lock. */
+struct mn_cpu_run {
+  __u32 busy;       /* one of its tasks runs there */
+  __u32 cls;        /* that task's enum mn_scx_class when it started */
+  __u32 tgid;       /* its runtime, if it is an M; else 0 */
+  __s32 slot;       /* its M slot, or -1 */
+  __u32 extensions; /* slice extensions since it started */
+  __u32 fair;       /* dispatches in a row on this CPU that passed over OTHER or SPIN */
+  __u32 pad[10];    /* a cache line each: each CPU writes its own at every switch */
+};
+
 /* The kernel's reason for disabling the scheduler (struct scx_exit_info), copied by the
  * `exit` op. kind is 0 while the scheduler runs. */
 struct mn_scx_exit {

@@ -6,9 +6,12 @@
 // ScxHost.* run where sched_ext is missing (this project's host kernel) and skip where it is
 // there; ScxLoaded.* need it, as root: they run in the VM (tests/vm, ctest -L vm). Each case
 // runs in its own process.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <sched.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -16,6 +19,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <mn/mn.hpp>
@@ -49,14 +53,17 @@ int Count(const std::string& text, const std::string& what) {
   return n;
 }
 
-std::string RunCommand(const std::string& cmd) {
+// The command's stdout and stderr, and its exit code in *rc.
+std::string RunCommand(const std::string& cmd, int* rc = nullptr) {
   std::string out;
-  if (FILE* f = popen(cmd.c_str(), "r")) {
+  int status = -1;
+  if (FILE* f = popen((cmd + " 2>&1").c_str(), "r")) {
     char buf[4096];
     std::size_t n;
     while ((n = fread(buf, 1, sizeof buf, f)) > 0) out.append(buf, n);
-    pclose(f);
+    status = pclose(f);
   }
+  if (rc != nullptr) *rc = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return out;
 }
 
@@ -164,7 +171,7 @@ TEST(ScxLoaded, TheSchedulerLoadsAndTheKernelNamesIt) {
         BusyEveryP(4, 50);
         state = ScxScheduler::State();
         ops = ScxScheduler::OpsName();
-        struct_ops = RunCommand("bpftool struct_ops show 2>&1");
+        struct_ops = RunCommand("bpftool struct_ops show");
       },
       ScxOptions());
   ASSERT_TRUE(st.scx) << st.scx_reason;
@@ -276,6 +283,106 @@ TEST(ScxLoaded, EjectionIsNoticedSaidOnceAndTheMsGoBack) {
   EXPECT_EQ(Count(err, "ejected by the kernel"), 1) << err;
   ASSERT_FALSE(policies.empty());
   for (int p : policies) EXPECT_EQ(p, SCHED_OTHER);
+  EXPECT_EQ(ScxScheduler::State(), "disabled");
+}
+
+// ---- tools/mnsched-scx -------------------------------------------------------------------------
+
+const std::string kTool = MNSCHED_SCX_PATH;
+
+TEST(ScxTool, BadUsageExitsWithCode2AndSaysWhat) {
+  struct Case {
+    std::string args, says;
+  } cases[] = {
+      {"", "no pid given"},
+      {"abc", "\"abc\" is not a process id"},
+      {"--all 1", "--all takes no pids"},
+      {"--interval=1ms 1", "--interval=1ms: must be from 10ms to 1h"},
+      {"--nonsense 1", "usage: mnsched-scx"},
+  };
+  for (const Case& c : cases) {
+    int rc = 0;
+    std::string out = RunCommand(kTool + " " + c.args, &rc);
+    EXPECT_EQ(rc, 2) << c.args << ": " << out;
+    EXPECT_NE(out.find(c.says), std::string::npos) << c.args << ": " << out;
+  }
+}
+
+TEST(ScxTool, WithoutSchedExtItExits1NamingWhy) {
+  if (HaveSchedExt()) GTEST_SKIP() << "this kernel has sched_ext";
+  int rc = 0;
+  std::string out = RunCommand(kTool + " 1", &rc);
+  EXPECT_EQ(rc, 1) << out;
+  EXPECT_NE(out.find("cannot load the scheduler"), std::string::npos) << out;
+}
+
+// A runtime process with kernel feedback on (its maps pinned), busy until killed; returns
+// its pid once the maps are pinned, or -1.
+pid_t StartRuntimeProcess() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    unsetenv("MN_KERNEL_FEEDBACK");
+    mn::run(
+        [] {
+          for (;;) BusyEveryP(4, 10);
+        },
+        mn::Options{.procs = 2});
+    _exit(0);
+  }
+  std::string pin = "/sys/fs/bpf/mnsched/" + std::to_string(pid) + "/tracked";
+  for (int i = 0; i < 1000; i++) {
+    struct stat st {};
+    if (stat(pin.c_str(), &st) == 0) return pid;
+    usleep(10'000);
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+// The scheduling policies of a process's threads.
+std::vector<int> ThreadPolicies(pid_t pid) {
+  std::vector<int> out;
+  std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  if (DIR* d = opendir(dir.c_str())) {
+    while (dirent* e = readdir(d)) {
+      if (e->d_name[0] == '.') continue;
+      out.push_back(mn::detail::SchedPolicyOf(static_cast<pid_t>(std::atoi(e->d_name))));
+    }
+    closedir(d);
+  }
+  return out;
+}
+
+TEST(ScxTool, ServesARuntimeFromOutsideAndGivesItsMsBack) {
+  REQUIRE_SCX();
+  pid_t child = StartRuntimeProcess();
+  ASSERT_GT(child, 0) << "the runtime process did not pin its maps";
+  int rc = -1;
+  std::string out;
+  std::thread tool([&] {
+    out = RunCommand(kTool + " --stats --interval=100ms --duration=3s " + std::to_string(child), &rc);
+  });
+  // While it runs, the child's Ms (and only some of its threads) become SCHED_EXT.
+  int most_ext = 0, threads = 0;
+  for (int i = 0; i < 250 && most_ext == 0; i++) {
+    usleep(10'000);
+    std::vector<int> pol = ThreadPolicies(child);
+    threads = static_cast<int>(pol.size());
+    int ext = 0;
+    for (int p : pol) ext += p == kSchedExt;
+    most_ext = std::max(most_ext, ext);
+  }
+  tool.join();
+  std::vector<int> after = ThreadPolicies(child);
+  kill(child, SIGKILL);
+  waitpid(child, nullptr, 0);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_NE(out.find("mnsched loaded"), std::string::npos) << out;
+  EXPECT_NE(out.find("runtimes 1"), std::string::npos) << out;
+  EXPECT_GE(most_ext, 2) << "Ms under the scheduler";
+  EXPECT_LT(most_ext, threads) << "run()'s thread and sysmon stay in the fair class";
+  for (int p : after) EXPECT_EQ(p, SCHED_OTHER);
   EXPECT_EQ(ScxScheduler::State(), "disabled");
 }
 

@@ -4,7 +4,6 @@
 
 #include <dirent.h>
 #include <fcntl.h>
-#include <linux/capability.h>
 #include <linux/magic.h>
 #include <sched.h>
 #include <signal.h>
@@ -18,14 +17,15 @@
 
 #include <atomic>
 #include <cerrno>
-#include <cstdarg>
 #include <cstddef>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 #include <string_view>
 
 #include "absl/strings/str_format.h"
 #include "../bpf/mn_seqread.hpp"
+#include "libbpf_log.hpp"
 
 #if MN_WITH_BPF
 #include <bpf/bpf.h>
@@ -50,23 +50,6 @@ int64_t MonoNs() {
   return int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
 }
 
-bool HasCap(const __user_cap_data_struct* d, int cap) {
-  return (d[cap / 32].effective >> (cap % 32)) & 1;
-}
-
-// Why this process may not load tracing programs, or "".
-std::string CapabilityProblem() {
-  __user_cap_header_struct hdr{_LINUX_CAPABILITY_VERSION_3, 0};
-  __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3] = {};
-  if (syscall(SYS_capget, &hdr, data) != 0) {
-    return absl::StrFormat("capget: %s", std::strerror(errno));
-  }
-  if (HasCap(data, CAP_SYS_ADMIN)) return "";
-  if (HasCap(data, CAP_BPF) && HasCap(data, CAP_PERFMON)) return "";
-  return "the process has neither CAP_SYS_ADMIN nor CAP_BPF with CAP_PERFMON (run as root, "
-         "or grant them: setcap cap_bpf,cap_perfmon+ep <binary>)";
-}
-
 void RemoveDir(const std::string& dir) {
   if (DIR* d = opendir(dir.c_str())) {
     while (dirent* e = readdir(d)) {
@@ -77,26 +60,6 @@ void RemoveDir(const std::string& dir) {
     closedir(d);
   }
   rmdir(dir.c_str());
-}
-
-// libbpf's messages for the load in progress, so that a failure can quote them.
-thread_local std::string* libbpf_log = nullptr;
-
-int LibbpfPrint(enum libbpf_print_level level, const char* fmt, va_list ap) {
-  if (level == LIBBPF_DEBUG || libbpf_log == nullptr) return 0;
-  char buf[512];
-  int n = std::vsnprintf(buf, sizeof buf, fmt, ap);
-  if (n > 0 && libbpf_log->size() < 4096) libbpf_log->append(buf);
-  return 0;
-}
-
-// The last non-empty line libbpf printed, for an error message.
-std::string LastLine(const std::string& log) {
-  std::string_view v = log;
-  while (!v.empty() && v.back() == '\n') v.remove_suffix(1);
-  std::size_t nl = v.rfind('\n');
-  if (nl != std::string_view::npos) v.remove_prefix(nl + 1);
-  return std::string(v);
 }
 
 void* MapArray(bpf_map* map, std::size_t* len) {
@@ -238,7 +201,7 @@ std::string PolicyNames(uint32_t policies) {
 std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t policies,
                                                        std::string* why_not,
                                                        std::string* pin_error) {
-  if (std::string cap = CapabilityProblem(); !cap.empty()) {
+  if (std::string cap = BpfCapabilityProblem(); !cap.empty()) {
     *why_not = cap;
     return nullptr;
   }
@@ -246,16 +209,10 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t polic
     *why_not = "the kernel has no BTF (/sys/kernel/btf/vmlinux is missing: CONFIG_DEBUG_INFO_BTF is off)";
     return nullptr;
   }
-  std::string log;
-  libbpf_log = &log;
-  libbpf_print_fn_t old = libbpf_set_print(&LibbpfPrint);
+  std::optional<LibbpfLog> log(std::in_place);
   std::unique_ptr<KernelTelemetry> kt(new KernelTelemetry());
   auto fail = [&](const char* step, int err) {
-    std::string last = LastLine(log);
-    *why_not = absl::StrFormat("%s: %s%s%s", step, std::strerror(err < 0 ? -err : err),
-                               last.empty() ? "" : ": ", last);
-    libbpf_set_print(old);
-    libbpf_log = nullptr;
+    *why_not = log->Failure(step, err);
     return nullptr;
   };
   kt->skel_ = mn_telemetry_bpf__open();
@@ -269,8 +226,7 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t polic
   bpf_map__set_max_entries(kt->skel_->maps.p_state, static_cast<__u32>(procs));
   if (int err = mn_telemetry_bpf__load(kt->skel_); err != 0) return fail("loading the BPF programs", err);
   if (int err = mn_telemetry_bpf__attach(kt->skel_); err != 0) return fail("attaching the BPF programs", err);
-  libbpf_set_print(old);
-  libbpf_log = nullptr;
+  log.reset();
 
   auto& maps = kt->skel_->maps;
   kt->m_ = static_cast<mn_m_telemetry*>(MapArray(maps.m_telemetry, &kt->m_len_));
