@@ -33,8 +33,8 @@
 #   --modes LIST       the modes, comma- or blank-separated (default "off feedback scx
 #                      scx+feedback")
 #   --rate R, --work-us U, --seconds S, --warmup W, --fanout F
-#                      the service's flags: requests per second (default 500), CPU
-#                      microseconds per request (default 200), measured seconds (default 5;
+#                      the service's flags: requests per second (default 1000), CPU
+#                      microseconds per request (default 100), measured seconds (default 5;
 #                      with --quick, 1), seconds not measured first (default 1; with
 #                      --quick, 0), Gs per request (default 2). The defaults keep the guest
 #                      well below saturation without the hog under TCG (see the docs)
@@ -111,7 +111,7 @@ source "$repo_root/bench/bench-lib.sh"
 
 # --- arguments ------------------------------------------------------------------------
 quick=0 rounds="" modes_arg="off feedback scx scx+feedback"
-rate=500 work_us=200 seconds="" warmup="" fanout=2 hog_threads=2
+rate=1000 work_us=100 seconds="" warmup="" fanout=2 hog_threads=2
 interval=10ms cpus=2 build_dir="build/release" do_build=1 timeout_s="" offline=0
 save="" plot_dir="" log_file=""
 
@@ -337,8 +337,10 @@ for item in $RUNS; do
       fi
       sleep 0.1
     done
-    ops=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)
-    echo "@scxload seq=$seq seconds=$(awk -v a="$t" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }') ops=${ops:-none}"
+    if [ -z "$err" ]; then
+      ops=$(cat /sys/kernel/sched_ext/root/ops 2>/dev/null)
+      echo "@scxload seq=$seq seconds=$(awk -v a="$t" -v b="$(up)" 'BEGIN { printf "%.2f", b - a }') ops=${ops:-none}"
+    fi
   fi
   rc=
   wall=
@@ -410,6 +412,11 @@ vm_args=(--no-install --timeout "$timeout_s" --cpus "$cpus"
 command_line="bench/run-scx-vm.sh${orig_args[*]:+ ${orig_args[*]}}"
 log "$nruns runs ($rounds round(s) of ${modes[*]}), service --rate $rate --work-us $work_us --fanout $fanout --seconds $seconds --warmup $warmup beside cpu_hog --threads $hog_threads, in one VM boot ($cpus vCPUs, TCG); about $(( est / 60 + 1 )) min, VM timeout ${timeout_s}s"
 log "running: bash tests/vm/run.sh ${vm_args[*]}"
+# Another qemu on the machine takes host CPU from this one: TCG then runs slower and the
+# figures drift. Said, not refused (it may be another user's, and the rounds spread it).
+if pgrep -f '^qemu-system' >/dev/null 2>&1; then
+    log "warning: another qemu is running on this machine (pgrep -f '^qemu-system'); the emulation will be slower and noisier"
+fi
 vm_out="$tmp/vm.out"
 vm_err="$tmp/vm.err"
 t_vm=$SECONDS
@@ -527,7 +534,7 @@ fi
 for m in "${modes[@]}"; do
     is_scx "$m" || continue
     for (( r = 1; r <= rounds; r++ )); do
-        [[ -n "${scx_of["$m $r"]:-}" ]] || continue
+        [[ -n "${scx_of["$m $r"]:-}" && -z "${err_of["$m $r"]+x}" ]] || continue
         IFS='|' read -r ops load st last _ <<<"${scx_of["$m $r"]}"
         printf 'mnsched-scx, %s round %d: ops %s, enabled after %s s; --stats: %s\n' "$m" "$r" "$ops" "${load:-?}" "${last:-none}"
     done
