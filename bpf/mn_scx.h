@@ -60,7 +60,8 @@ struct mn_cpu_run {
   __s32 slot;       /* its M slot, or -1 */
   __u32 extensions; /* slice extensions since it started */
   __u32 fair;       /* dispatches in a row on this CPU that passed over OTHER or SPIN */
-  __u32 pad[10];    /* a cache line each: each CPU writes its own at every switch */
+  __u32 fair_turns; /* times it then took OTHER or SPIN first */
+  __u32 pad[9];     /* a cache line each: each CPU writes its own at every switch */
 };
 
 /* The kernel's reason for disabling the scheduler (struct scx_exit_info), copied by the

@@ -25,11 +25,11 @@
  *    taken from them is a preference, never a correctness condition: a task in the
  *    wrong queue still runs.
  *  - Nothing waits forever. dispatch takes RUN first, but after MN_FAIR_EVERY dispatches
- *    in a row on one CPU that passed over a non-empty OTHER or SPIN, it takes those
- *    first once: P-holders can keep RUN non-empty for good (GOMAXPROCS busy Ms), and an
- *    M left out would be one that must run to park or to give its P back, which the
- *    runtime waits for; and the kernel's watchdog would end the scheduler after
- *    timeout_ms.
+ *    in a row on one CPU that passed over a non-empty OTHER or SPIN, it takes one of
+ *    those first once (OTHER and SPIN by turns, as either can stay non-empty).
+ *    P-holders can keep RUN non-empty for good (GOMAXPROCS busy Ms); an M left out
+ *    would be one that must run to park or to give its P back, which the runtime waits
+ *    for, and the kernel's watchdog would end the scheduler after timeout_ms.
  *  - A spinning M runs only when nothing else waits: its slice is short, and `tick` ends
  *    it early when RUN or OTHER have tasks. Spinning is the runtime looking for work that
  *    those tasks may be about to make.
@@ -187,6 +187,9 @@ struct mn_m {
 };
 
 static __always_inline bool find_m(struct task_struct *p, struct mn_m *m) {
+  m->tgid = 0;
+  m->slot = -1;
+  m->h = NULL;
   __u32 tgid = p->tgid;
   void *tracked = bpf_map_lookup_elem(&rt_tracked, &tgid);
   if (!tracked) return false;
@@ -196,7 +199,6 @@ static __always_inline bool find_m(struct task_struct *p, struct mn_m *m) {
   __u32 s = *slot;
   m->tgid = tgid;
   m->slot = s;
-  m->h = NULL;
   void *hints = bpf_map_lookup_elem(&rt_hints, &tgid);
   if (hints) m->h = bpf_map_lookup_elem(hints, &s);
   return true;
@@ -371,7 +373,7 @@ s32 BPF_PROG(mnsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_f
   }
   if (cpu < 0) return prev_cpu;
   /* An idle CPU is the best there is for anyone: skip the queues. */
-  struct mn_m m;
+  struct mn_m m = {};
   enum mn_scx_class cls = mn_scx_other;
   if (find_m(p, &m)) cls = classify(m.h, true);
   insert(p, SCX_DSQ_LOCAL, slice_of(cls), 0);
@@ -422,8 +424,12 @@ void BPF_PROG(mnsched_dispatch, s32 cpu, struct task_struct *prev) {
   struct mn_scx_stats *s = my_stats();
   struct mn_cpu_run *c = cpu_rec(cpu);
   if (c && c->fair >= MN_FAIR_EVERY) {
+    /* OTHER and SPIN in turn: either can be non-empty for good. */
     c->fair = 0;
-    if (take(MN_SCX_DSQ_OTHER, s) || take(MN_SCX_DSQ_SPIN, s)) return;
+    bool spin_first = c->fair_turns++ & 1;
+    if (spin_first ? take(MN_SCX_DSQ_SPIN, s) || take(MN_SCX_DSQ_OTHER, s)
+                   : take(MN_SCX_DSQ_OTHER, s) || take(MN_SCX_DSQ_SPIN, s))
+      return;
   }
   if (take(MN_SCX_DSQ_RUN, s)) {
     if (c && (scx_bpf_dsq_nr_queued(MN_SCX_DSQ_OTHER) > 0 ||
@@ -438,7 +444,7 @@ void BPF_PROG(mnsched_dispatch, s32 cpu, struct task_struct *prev) {
 
 SEC("struct_ops/mnsched_tick")
 void BPF_PROG(mnsched_tick, struct task_struct *p) {
-  struct mn_m m;
+  struct mn_m m = {};
   if (!find_m(p, &m) || !m.h) return;
   if (m_spinning(m.h)) {
     if (slice_left(p) > 0 && (scx_bpf_dsq_nr_queued(MN_SCX_DSQ_RUN) > 0 ||
@@ -460,7 +466,7 @@ void BPF_PROG(mnsched_tick, struct task_struct *p) {
 
 SEC("struct_ops/mnsched_runnable")
 void BPF_PROG(mnsched_runnable, struct task_struct *p, u64 enq_flags) {
-  struct mn_m m;
+  struct mn_m m = {};
   if (!find_m(p, &m)) return;
   struct mn_m_telemetry *r = record_of(&m);
   if (!r || !rec_lock(r)) return;
@@ -478,7 +484,7 @@ void BPF_PROG(mnsched_runnable, struct task_struct *p, u64 enq_flags) {
 SEC("struct_ops/mnsched_running")
 void BPF_PROG(mnsched_running, struct task_struct *p) {
   __s32 cpu = bpf_get_smp_processor_id();
-  struct mn_m m;
+  struct mn_m m = {};
   bool is_m = find_m(p, &m);
   struct mn_cpu_run *c = cpu_rec(cpu);
   if (c) {
@@ -507,7 +513,7 @@ void BPF_PROG(mnsched_stopping, struct task_struct *p, bool runnable) {
   __s32 cpu = bpf_get_smp_processor_id();
   struct mn_cpu_run *c = cpu_rec(cpu);
   if (c) c->busy = 0;
-  struct mn_m m;
+  struct mn_m m = {};
   if (!find_m(p, &m)) return;
   struct mn_m_telemetry *r = record_of(&m);
   if (!r || !rec_lock(r)) return;
@@ -528,7 +534,7 @@ SEC("struct_ops/mnsched_quiescent")
 void BPF_PROG(mnsched_quiescent, struct task_struct *p, u64 deq_flags) {
   /* Also called when the kernel takes a task off to change its properties. */
   if (!(deq_flags & SCX_DEQ_SLEEP)) return;
-  struct mn_m m;
+  struct mn_m m = {};
   if (!find_m(p, &m)) return;
   struct mn_m_telemetry *r = record_of(&m);
   if (!r || !rec_lock(r)) return;

@@ -210,16 +210,19 @@ TEST(ScxLoaded, ItKeepsTheMsTelemetryAndCountsWhatItDid) {
   HangGuard guard;
   mn::detail::mn_scx_stats stats{};
   mn::detail::mn_m_telemetry rec{};
-  bool read = false;
+  bool read = false, loaded = false;
   mn::run(
       [&] {
         mn::detail::Runtime* rt = GetM()->rt;
+        loaded = rt->scx != nullptr;
+        if (!loaded) return;
         BusyEveryP(4, 200);
         mn::sleep_for(std::chrono::milliseconds(20));  // this M blocks at least once
         read = rt->ktel->ReadM(static_cast<int>(GetM()->id), &rec);
         stats = rt->scx->Stats();
       },
       ScxOptions());
+  ASSERT_TRUE(loaded);
   ASSERT_TRUE(read);
   EXPECT_GT(rec.oncpu_ns, 0u);
   EXPECT_GT(rec.nr_blocked + rec.nr_preempted, 0u);

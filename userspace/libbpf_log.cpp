@@ -94,6 +94,47 @@ LibbpfLog::~LibbpfLog() {
   delete impl_;
 }
 
+namespace {
+
+// The last non-empty line of v.
+std::string_view LastLineOf(std::string_view v) {
+  while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
+  std::size_t nl = v.rfind('\n');
+  if (nl != std::string_view::npos) v.remove_prefix(nl + 1);
+  return v;
+}
+
+}  // namespace
+
+std::string LibbpfLog::Detail() const {
+  // A verifier log ends "<the error>\nprocessed N insns ...\n-- END PROG LOAD LOG --":
+  // the error, and the program's name from the BEGIN line, say more than libbpf's own
+  // last line ("failed to load BPF skeleton").
+  std::string_view v = impl_->log;
+  std::size_t end = v.rfind("-- END PROG LOAD LOG --");
+  if (end == std::string_view::npos) return LastLine();
+  std::string_view before = v.substr(0, end);
+  std::size_t begin = before.rfind("-- BEGIN PROG LOAD LOG --");
+  std::string prog;
+  if (begin != std::string_view::npos) {
+    std::string_view head = before.substr(0, begin);
+    std::size_t q = head.rfind("prog '");
+    if (q != std::string_view::npos) {
+      std::size_t q2 = head.find('\'', q + 6);
+      if (q2 != std::string_view::npos) prog = std::string(head.substr(q + 6, q2 - q - 6));
+    }
+    before = before.substr(begin);
+  }
+  // Skip the statistics lines at the end.
+  std::string_view line = LastLineOf(before);
+  while (!line.empty() && (line.starts_with("processed ") || line.starts_with("verification time"))) {
+    before = before.substr(0, static_cast<std::size_t>(line.data() - before.data()));
+    line = LastLineOf(before);
+  }
+  if (line.empty()) return LastLine();
+  return prog.empty() ? std::string(line) : "prog '" + prog + "': " + std::string(line);
+}
+
 std::string LibbpfLog::LastLine() const {
   std::string_view v = impl_->log;
   while (!v.empty() && (v.back() == '\n' || v.back() == ' ')) v.remove_suffix(1);
@@ -108,11 +149,12 @@ struct LibbpfLog::Impl {};
 LibbpfLog::LibbpfLog(bool, bool) : impl_(nullptr) {}
 LibbpfLog::~LibbpfLog() = default;
 std::string LibbpfLog::LastLine() const { return ""; }
+std::string LibbpfLog::Detail() const { return ""; }
 
 #endif  // MN_WITH_BPF
 
 std::string LibbpfLog::Failure(const char* step, int err) const {
-  std::string last = LastLine();
+  std::string last = Detail();
   return absl::StrFormat("%s: %s%s%s", step, std::strerror(err < 0 ? -err : err),
                          last.empty() ? "" : ": ", last);
 }

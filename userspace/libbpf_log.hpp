@@ -25,7 +25,10 @@ class LibbpfLog {
 
   // The last non-empty line libbpf printed, or "".
   std::string LastLine() const;
-  // "<step>: <strerror(err)>: <last line>", for an error message. err may be negative.
+  // The verifier's error and the program's name when a program failed to load, else
+  // LastLine().
+  std::string Detail() const;
+  // "<step>: <strerror(err)>: <Detail()>", for an error message. err may be negative.
   std::string Failure(const char* step, int err) const;
 
   static constexpr std::size_t kMaxLog = 8192;

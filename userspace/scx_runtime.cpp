@@ -105,11 +105,11 @@ void ScxPoll(Runtime* rt, int64_t now) {
   if (ex.msg[0] != 0) why += absl::StrFormat(" (%s)", ex.msg);
   std::fprintf(stderr, "mn: sched_ext scheduler: %s; kernel feedback continues with telemetry only\n",
                why.c_str());
+  SetReason(rt, std::move(why));  // first: whoever sees scx_on false finds the reason
   rt->scx_on.store(false, std::memory_order_seq_cst);
   SetScxActive(rt, 0);
   for (pid_t tid : MTids(rt)) (void)SetSchedOther(tid);  // an M that ended meanwhile: ESRCH
   rt->scx.reset();
-  SetReason(rt, std::move(why));
 }
 
 void StopScx(Runtime* rt) {
