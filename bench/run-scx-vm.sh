@@ -536,7 +536,11 @@ for m in "${modes[@]}"; do
     for (( r = 1; r <= rounds; r++ )); do
         [[ -n "${scx_of["$m $r"]:-}" && -z "${err_of["$m $r"]+x}" ]] || continue
         IFS='|' read -r ops load st last _ <<<"${scx_of["$m $r"]}"
-        printf 'mnsched-scx, %s round %d: ops %s, enabled after %s s; --stats: %s\n' "$m" "$r" "$ops" "${load:-?}" "${last:-none}"
+        # The mean per second over the --stats lines that served the service (the last
+        # line is taken as the service ends, so it is no sample of the run).
+        read -r _ _ enq_run enq_other enq_spin direct_idle _ kicks _ <<<"$st"
+        printf 'mnsched-scx, %s round %d: ops %s, enabled after %s s; mean of %s --stats lines: enq/s run %s other %s spin %s, kicks/s %s, direct-idle/s %s\n' \
+            "$m" "$r" "$ops" "${load:-?}" "$(kv served "$st")" "${enq_run:-?}" "${enq_other:-?}" "${enq_spin:-?}" "${kicks:-?}" "${direct_idle:-?}"
     done
 done
 grep -q '^@dmesg ' "$vm_out" && { echo 'kernel (sched_ext):'; sed -n 's/^@dmesg /  /p' "$vm_out"; }
