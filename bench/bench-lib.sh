@@ -123,3 +123,21 @@ ratio() {
         if (o !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m + 0 <= 0 || o + 0 < 0) { print "n/a"; exit }
         printf "%.2f\n", o / m }'
 }
+
+# ---- JSON and charts, for the harnesses that write results ------------------------------------
+# json_str TEXT: TEXT as a JSON string (tabs and newlines become spaces).
+json_str() {
+    local s="$1"
+    s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\t'/ }"; s="${s//$'\n'/ }"
+    printf '"%s"' "$s"
+}
+# json_num TEXT: TEXT as a JSON number, or null when it is not one.
+json_num() { if is_num "$1"; then printf '%s' "${1#+}"; else printf null; fi; }
+# gp_terminal WIDTH HEIGHT: gnuplot's terminal line: pngcairo where gnuplot has it, else png.
+gp_terminal() {
+    if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
+        printf 'set terminal pngcairo noenhanced size %d,%d font "sans,10"\n' "$1" "$2"
+    else
+        printf 'set terminal png noenhanced size %d,%d\n' "$1" "$2"
+    fi
+}

@@ -794,12 +794,6 @@ printf 'mnsched: %s\n' "$build_dir/bench"
 (( feedback )) || printf 'kernel feedback: unavailable: %s; only off and Go ran\n' "$feedback_note"
 
 # --- the JSON -----------------------------------------------------------------------------------
-json_str() {
-    local s="$1"
-    s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\t'/ }"; s="${s//$'\n'/ }"
-    printf '"%s"' "$s"
-}
-json_num() { if is_num "$1"; then printf '%s' "${1#+}"; else printf null; fi; }
 # json_stats PART KEY CONFIG HOG FIELD: {"median", "min", "max", "spread", "runs"}, or null.
 json_stats() {
     local md lo hi sp cnt list
@@ -878,14 +872,6 @@ if [[ "$save" != none ]]; then
 fi
 
 # --- the charts ---------------------------------------------------------------------------------
-# gp_terminal WIDTH HEIGHT: pngcairo where gnuplot has it, else png.
-gp_terminal() {
-    if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
-        printf 'set terminal pngcairo noenhanced size %d,%d font "sans,10"\n' "$1" "$2"
-    else
-        printf 'set terminal png noenhanced size %d,%d\n' "$1" "$2"
-    fi
-}
 # gp_run SCRIPT OUT: draw; gnuplot reports some errors without failing.
 gp_run() {
     gnuplot "$1" 2>"$tmp/gnuplot.err" || { sed 's/^/  | /' "$tmp/gnuplot.err" >&2; return 1; }

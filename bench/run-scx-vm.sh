@@ -546,12 +546,6 @@ done
 grep -q '^@dmesg ' "$vm_out" && { echo 'kernel (sched_ext):'; sed -n 's/^@dmesg /  /p' "$vm_out"; }
 
 # --- the JSON -----------------------------------------------------------------------------------
-json_str() {
-    local s="$1"
-    s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\t'/ }"; s="${s//$'\n'/ }"
-    printf '"%s"' "$s"
-}
-json_num() { if is_num "$1"; then printf '%s' "${1#+}"; else printf null; fi; }
 json_stats() {
     local md lo hi sp cnt list
     read -r md lo hi sp cnt list <<<"$(stats "$1" "$2")"
@@ -619,13 +613,6 @@ if [[ "$save" != none ]]; then
 fi
 
 # --- the chart ------------------------------------------------------------------------------------
-gp_terminal() {
-    if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then
-        printf 'set terminal pngcairo noenhanced size %d,%d font "sans,10"\n' "$1" "$2"
-    else
-        printf 'set terminal png noenhanced size %d,%d\n' "$1" "$2"
-    fi
-}
 draw_latency() {
     local out="$1" data="$tmp/lat.tsv" script="$tmp/lat.gp" i=0 m f md lo hi cnt line lo_all
     : >"$data"
