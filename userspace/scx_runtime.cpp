@@ -72,8 +72,8 @@ void StartScx(Runtime* rt, bool required) {
       std::fflush(stderr);
       std::exit(2);
     }
-    std::fprintf(stderr, "mn: sched_ext scheduler: off: %s; kernel feedback continues %s\n",
-                 why.c_str(), rt->ktel != nullptr ? "with telemetry only" : "off");
+    std::fprintf(stderr, "mn: sched_ext scheduler: off: %s; kernel feedback %s\n", why.c_str(),
+                 rt->ktel != nullptr ? "continues with telemetry only" : "stays off");
     SetReason(rt, std::move(why));
     return;
   }
