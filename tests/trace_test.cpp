@@ -486,6 +486,79 @@ TEST(Trace, CountersAreTheStatsDeltas) {
   unlink(path.c_str());
 }
 
+// With kernel telemetry, a CPU hog on the only CPU the runtime may use preempts its M:
+// the trace shows the kernel's slices on the M's track, nested in its run slices.
+TEST(Trace, KernelSlicesNest) {
+  HangGuard guard;
+  if (geteuid() != 0) GTEST_SKIP() << "kernel telemetry needs root (or CAP_BPF and CAP_PERFMON)";
+  std::string path = TempPath("kernel");
+  // Pin this thread to one CPU before run(): every thread the runtime makes inherits it.
+  cpu_set_t old, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+  int cpu = -1;
+  for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++) {
+    if (CPU_ISSET(c, &old)) cpu = c;
+  }
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  std::atomic<bool> stop{false};
+  std::thread hog([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  std::string why;
+  mn::run(
+      [&] {
+        mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
+        if (!st.active) {
+          why = st.reason;
+          return;
+        }
+        auto* rt = mn::detail::GetM()->rt;
+        auto preempted = [&] {
+          uint64_t n = 0;
+          mn::detail::mn_m_telemetry r{};
+          std::lock_guard<mn::detail::SchedLock> lock(rt->lock);
+          for (const auto& m : rt->allm) {
+            if (rt->ktel->ReadM(static_cast<int>(m->id), &r)) n += r.nr_preempted;
+          }
+          return n;
+        };
+        ASSERT_TRUE(mn::trace_start(path).ok());
+        uint64_t p0 = preempted();
+        // Gs that run, park and sleep while the hog takes the CPU from their M.
+        while (preempted() < p0 + 3) {
+          mn::Chan<int> c;
+          mn::go([=] {
+            volatile long x = 0;
+            for (int k = 0; k < 200000; k++) x = x + k;
+            c.send(1);
+          });
+          c.recv();
+          mn::sleep_for(std::chrono::microseconds(200));
+        }
+        ASSERT_TRUE(mn::trace_stop().ok());
+      },
+      mn::Options{.procs = 1});
+  stop = true;
+  hog.join();
+  sched_setaffinity(0, sizeof old, &old);
+  if (!why.empty()) GTEST_SKIP() << "kernel telemetry unavailable: " << why;
+  Json j = Load(path);
+  const auto* kernel_on = std::get_if<bool>(&j["otherData"]["kernel"].v);
+  EXPECT_TRUE(kernel_on != nullptr && *kernel_on) << "otherData.kernel";
+  CheckInvariants(j);
+  int64_t kernel = 0, preempted = 0;
+  for (const Json& e : j["traceEvents"].arr()) {
+    kernel += e["cat"].str() == "kernel";
+    preempted += e["name"].str() == "preempted";
+  }
+  EXPECT_GE(kernel, 1);
+  EXPECT_GE(preempted, 1);
+  unlink(path.c_str());
+}
+
 class TraceDeath : public testing::Test {
  protected:
   void SetUp() override { GTEST_FLAG_SET(death_test_style, "threadsafe"); }

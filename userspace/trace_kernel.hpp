@@ -12,8 +12,12 @@
 //    reported as dropped events.
 #pragma once
 
+#include <linux/types.h>
+
 #include <cstdint>
 #include <memory>
+
+#include "kfeedback.hpp"  // mn_trace_record
 
 namespace mn::detail {
 
@@ -32,6 +36,8 @@ class TraceKernel {
   void Poll(TraceJson* json);
   // Records the programs could not send since Open.
   int64_t lost() const;
+  // One record, from the ring buffer's callback.
+  void Deliver(const mn_trace_record& r);
 
  private:
   TraceKernel() = default;
