@@ -161,8 +161,15 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       t.p = static_cast<int32_t>(e.c);
       break;
     case TraceType::kRunEnd: {
-      if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags()));
-      if (static_cast<RunEndWhy>(e.flags()) == RunEndWhy::kExit) {
+      auto why = static_cast<RunEndWhy>(e.flags() & 7);
+      if (why == RunEndWhy::kPark) {
+        Instant(m, "park", "g", ns);
+        absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"reason":)");
+        AppendJsonString(&cur_, WaitReasonString(static_cast<WaitReason>(e.flags() >> 3)));
+        cur_ += "}}";
+      }
+      if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags() & 7));
+      if (why == RunEndWhy::kExit) {
         if (auto it = live_.find(e.a); it != live_.end()) {
           GEnd(e.a, it->second, ns, false);
           live_.erase(it);
@@ -206,12 +213,6 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       live_[e.a] = e.b;
       break;
     }
-    case TraceType::kPark:
-      Instant(m, "park", "g", ns);
-      absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"reason":)");
-      AppendJsonString(&cur_, WaitReasonString(static_cast<WaitReason>(e.flags())));
-      cur_ += "}}";
-      break;
     case TraceType::kReady:
       Instant(m, "ready", "g", ns);
       absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"by":)", e.c, "}}");
@@ -243,16 +244,11 @@ void TraceJson::AddKernel(const KernelSlice& k) {
 void TraceJson::Place(int64_t m, Track& t, bool final) {
   // The track has passed a slice's end once a later event came: nothing of this M can
   // begin or end inside it any more.
-  auto ready = [&](const KernelSlice& k) { return final || k.on <= t.last; };
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < t.pending.size(); i++) {
-    if (ready(t.pending[i])) {
-      PlaceOne(m, t, t.pending[i]);
-    } else {
-      t.pending[kept++] = t.pending[i];
-    }
+  // One M's records come in the order of its switch-ins: the first not ready ends the run.
+  while (!t.pending.empty() && (final || t.pending.front().on <= t.last)) {
+    PlaceOne(m, t, t.pending.front());
+    t.pending.pop_front();
   }
-  t.pending.resize(kept);
 }
 
 void TraceJson::PlaceOne(int64_t m, Track& t, const KernelSlice& k) {
@@ -305,11 +301,6 @@ void TraceJson::Cut() {
     dropped_ += chunks_.front().second;
     chunks_.pop_front();
   }
-}
-
-void TraceJson::Flush() {
-  if (ring_bytes_ == 0 && !cur_.empty()) Cut();
-  if (ring_bytes_ == 0 && out_ != nullptr) std::fflush(out_);
 }
 
 void TraceJson::Write(const std::string& s) {

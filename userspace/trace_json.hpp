@@ -2,7 +2,7 @@
 // from the recorder's binary events (trace.hpp) and the kernel's records (trace_kernel.cpp).
 //
 // Invariants:
-//  - Only the tracer's flusher calls it (and Stop, once the flusher has ended): no lock.
+//  - Only Stop calls it, once the flusher has ended, replaying the spool: no lock.
 //  - Each M's events arrive in the order the M wrote them. On one M's track at most one
 //    slice (run or syscall) is open, and a begin closes the one open, so run and syscall
 //    slices never overlap however events were lost; timestamps are clamped to never go
@@ -60,8 +60,6 @@ class TraceJson {
   // m: the M's id, or -1 for the runtime track.
   void Add(int64_t m, const TraceEvent& e);
   void AddKernel(const KernelSlice& k);
-  // The end of a flusher pass: whole mode hands what it has to the file.
-  void Flush();
   // Closes what is open at s.stop_ns and completes the file.
   absl::Status Finish(const TraceSummary& s);
 
@@ -77,7 +75,7 @@ class TraceJson {
     int32_t p = -1;
     int64_t last = 0;          // the latest timestamp on the track
     std::deque<Slice> closed;  // recent closed slices, for placing kernel slices
-    std::vector<KernelSlice> pending;  // kernel slices the track has not passed yet
+    std::deque<KernelSlice> pending;  // kernel slices the track has not passed yet
   };
 
   Track& TrackOf(int64_t m);

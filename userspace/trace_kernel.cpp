@@ -6,7 +6,6 @@
 #include <atomic>
 
 #include "sched.hpp"
-#include "trace_json.hpp"
 
 #if MN_WITH_BPF
 #include <bpf/libbpf.h>
@@ -24,16 +23,15 @@ int OnRecord(void* ctx, void* data, size_t size) {
 }
 }  // namespace
 
-std::unique_ptr<TraceKernel> TraceKernel::Open(Runtime* rt, int64_t t0) {
+std::unique_ptr<TraceKernel> TraceKernel::Open(Runtime* rt) {
   if (rt->ktel == nullptr || rt->ktel->rt_state() == nullptr || rt->ktel->trace_events_fd() < 0) {
     return nullptr;
   }
   std::unique_ptr<TraceKernel> k(new TraceKernel());
   k->rt_ = rt;
-  k->t0_ = t0;
   k->rb_ = ring_buffer__new(rt->ktel->trace_events_fd(), &OnRecord, k.get(), nullptr);
   if (k->rb_ == nullptr) return nullptr;
-  // A previous trace's last records: json_ is null, so they are read and dropped.
+  // A previous trace's last records: out_ is null, so they are read and dropped.
   ring_buffer__consume(static_cast<ring_buffer*>(k->rb_));
   mn_rt_state* st = rt->ktel->rt_state();
   k->lost0_ = std::atomic_ref<__u64>(st->trace_lost).load(std::memory_order_relaxed);
@@ -49,22 +47,14 @@ TraceKernel::~TraceKernel() {
   if (rb_ != nullptr) ring_buffer__free(static_cast<ring_buffer*>(rb_));
 }
 
-void TraceKernel::Poll(TraceJson* json) {
-  json_ = json;
+void TraceKernel::Poll(std::vector<mn_trace_record>* out) {
+  out_ = out;
   ring_buffer__consume(static_cast<ring_buffer*>(rb_));
-  json_ = nullptr;
+  out_ = nullptr;
 }
 
 void TraceKernel::Deliver(const mn_trace_record& r) {
-  if (json_ == nullptr || r.m < 0) return;
-  KernelSlice k;
-  k.m = r.m;
-  k.blocked = r.state == mn_blocked;
-  k.off = static_cast<int64_t>(r.off_ns) - t0_;
-  k.woken = static_cast<int64_t>(r.woken_ns) - t0_;
-  k.on = static_cast<int64_t>(r.on_ns) - t0_;
-  if (k.off > k.woken || k.woken > k.on) return;  // torn by a writer that gave up: not a slice
-  json_->AddKernel(k);
+  if (out_ != nullptr && r.m >= 0) out_->push_back(r);
 }
 
 int64_t TraceKernel::lost() const {
@@ -74,9 +64,9 @@ int64_t TraceKernel::lost() const {
 
 #else  // !MN_WITH_BPF
 
-std::unique_ptr<TraceKernel> TraceKernel::Open(Runtime*, int64_t) { return nullptr; }
+std::unique_ptr<TraceKernel> TraceKernel::Open(Runtime*) { return nullptr; }
 TraceKernel::~TraceKernel() = default;
-void TraceKernel::Poll(TraceJson*) {}
+void TraceKernel::Poll(std::vector<mn_trace_record>*) {}
 void TraceKernel::Deliver(const mn_trace_record&) {}
 int64_t TraceKernel::lost() const { return 0; }
 
