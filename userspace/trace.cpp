@@ -3,7 +3,6 @@
 #include "trace.hpp"
 
 #include <pthread.h>
-#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -210,9 +209,6 @@ int64_t Tracer::ToNs(int64_t raw) const {
 
 void Tracer::FlusherMain() {
   pthread_setname_np(pthread_self(), "mn-trace");
-  // Behind the Ms for the CPU: it only moves buffers, and the Ms have up to kMaxBufs of
-  // them to fill meanwhile.
-  setpriority(PRIO_PROCESS, static_cast<id_t>(gettid()), 10);
   rt_->tracer_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
   FutexWake(&rt_->tracer_tid, 1);
   std::unique_lock<std::mutex> lock(wake_mu_);
