@@ -85,11 +85,13 @@ class TraceJson {
   // One event object, with its leading comma, into the current chunk.
   void Begin(const char* ph, const char* cat, int pid, int64_t tid, int64_t ns);
   void Instant(int64_t m, const char* name, const char* cat, int64_t ns);
-  void Slice(int pid, int64_t tid, const std::string& name, const char* cat, int64_t ns,
-             int64_t dur);
+  // An X event up to its name's value, which the caller appends.
+  void Slice(int pid, int64_t tid, const char* cat, int64_t ns, int64_t dur);
   void GEnd(uint64_t g, uint64_t label, int64_t ns, bool alive);
+  // The label's text, quoted for JSON.
   const std::string& Label(uint64_t word);
-  std::string GName(uint64_t g, uint64_t label);
+  // "G<id> <label>", quoted.
+  void AppendGName(uint64_t g, uint64_t label);
   void Cut();
   void Write(const std::string& s);
 
@@ -104,7 +106,7 @@ class TraceJson {
   absl::Status status_;        // the first write error
   std::vector<Track> tracks_;  // by M id + 1 (0: the runtime track)
   absl::flat_hash_map<uint64_t, uint64_t> live_;  // G id -> label, from b until e
-  absl::flat_hash_map<uint64_t, std::string> labels_;
+  absl::flat_hash_map<uint64_t, std::string> labels_;  // quoted
   bool kernel_ = false;
 };
 
