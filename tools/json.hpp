@@ -193,4 +193,8 @@ class Reader {
 // The whole of `text` as one value.
 absl::StatusOr<Value> Parse(std::string_view text);
 
+// `s` as a JSON string literal, quotes included (control characters escaped; the bytes
+// are passed through, so valid UTF-8 in is valid JSON out).
+std::string Quote(std::string_view s);
+
 }  // namespace mn_tools::json
