@@ -201,11 +201,11 @@ TEST(TraceModel, LoadTraceFileNamesTheFile) {
   EXPECT_NE(std::string(dir.status().message()).find("/"), std::string_view::npos) << dir.status();
 }
 
-// Half a million events (about 60 MB) written as the recorder would, one a line, then
+// A quarter of a million events (about 30 MB) written as the recorder would, one a line, then
 // loaded through the file reader: every event arrives, with its values.
 TEST(TraceModel, LargeFile) {
   std::string path = TempPath("large.json");
-  constexpr int kEvents = 500000;
+  constexpr int kEvents = 250000;
   {
     std::FILE* f = std::fopen(path.c_str(), "w");
     ASSERT_NE(f, nullptr);
