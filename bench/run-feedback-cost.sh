@@ -85,7 +85,7 @@ log() { printf 'run-feedback-cost: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio
+# parse_opts, configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 
