@@ -469,8 +469,13 @@ fetch_kernel() {
     skip "cannot reach $ARCHIVE's archive (apt-get update failed: log above, in $APT_DIR/update.log) and no kernel is cached"
   fi
   touch "$stamp"
-  read -r pkg ver < <(newest_kernel_package) ||
-    die 1 "$ARCHIVE's index lists no linux-binary-${KERNEL:-<version>}...-amd64 or linux-image-${KERNEL:-<version>}...-amd64[-unsigned] package"
+  if ! read -r pkg ver < <(newest_kernel_package); then
+    [[ -n $KERNEL ]] ||
+      die 1 "$ARCHIVE's index lists no linux-binary-<version>-amd64 or linux-image-<version>-amd64[-unsigned] package"
+    # A backports suite keeps a few versions only: one asked for may be gone.
+    [[ -z $cached ]] || { say "$ARCHIVE lists no $KERNEL kernel now: using the cached $cached"; VERSION=$cached; return 0; }
+    skip "$ARCHIVE's index lists no $KERNEL kernel (any longer?) and none is cached in $SUITE_CACHE"
+  fi
   if [[ $ver == "$cached" ]]; then
     VERSION=$cached
     return 0
