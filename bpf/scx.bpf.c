@@ -55,7 +55,8 @@
  *    CAS, give up after LOCK_TRIES counting nr_dropped): until the runtime sets
  *    rt_state.scx_active, telemetry.bpf.c writes the same records, from other CPUs, and
  *    user space reads them at any time. Within this scheduler one task's ops are
- *    serialised by its rq lock. rt_states is entered for each runtime but not read yet.
+ *    serialised by its rq lock. rt_states gives the tids of each runtime's sysmon and
+ *    feedback threads, which rank RUN like a woken M (rt_helper).
  *  - The exit record is written once, by `exit`, which the kernel calls once.
  */
 #define sched_ext_ops mn_vmlinux_sched_ext_ops /* a build machine's own, if it has one */
@@ -213,6 +214,21 @@ static __always_inline bool find_m(struct task_struct *p, struct mn_m *m) {
   return true;
 }
 
+/* A runtime's own helper thread, sysmon or the feedback thread (rt_state's tids): not an
+ * M, but the Ms wait on it (a P it is taking, a wakeup the spin policy left to its
+ * backstop), and it runs for microseconds at a time. In OTHER it would wait behind a hog's
+ * threads for a fairness turn, which RUN's traffic can make 100 ms long or more. */
+static __always_inline bool rt_helper(struct task_struct *p) {
+  __u32 tgid = p->tgid;
+  void *states = bpf_map_lookup_elem(&rt_states, &tgid);
+  if (!states) return false;
+  __u32 zero = 0;
+  struct mn_rt_state *st = bpf_map_lookup_elem(states, &zero);
+  if (!st) return false;
+  __u32 tid = p->pid;
+  return tid == *(volatile __u32 *)&st->sysmon_tid || tid == *(volatile __u32 *)&st->feedback_tid;
+}
+
 static __always_inline struct mn_m_hints *hints_of(__u32 tgid, __s32 slot) {
   void *hints = bpf_map_lookup_elem(&rt_hints, &tgid);
   if (!hints || slot < 0) return NULL;
@@ -352,6 +368,7 @@ s32 BPF_PROG(mnsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_f
   struct mn_m m = {};
   enum mn_scx_class cls = mn_scx_other;
   if (find_m(p, &m)) cls = classify(m.h, true);
+  else if (rt_helper(p)) cls = mn_scx_run;
   insert(p, SCX_DSQ_LOCAL, slice_of(cls), 0);
   struct mn_scx_stats *s = my_stats();
   if (s) {
@@ -367,6 +384,10 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
   enum mn_scx_class cls = mn_scx_other;
   bool is_m = find_m(p, &m);
   if (is_m) cls = classify(m.h, enq_flags & SCX_ENQ_WAKEUP);
+  else if (rt_helper(p)) {
+    cls = mn_scx_run;
+    m.tgid = p->tgid;
+  }
   struct mn_scx_stats *s = my_stats();
   switch (cls) {
     case mn_scx_run: {

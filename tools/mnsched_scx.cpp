@@ -137,7 +137,9 @@ bool Serve(ScxScheduler& sched, pid_t pid, std::map<pid_t, std::unique_ptr<Serve
   void* p = mmap(nullptr, sv->rt_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[3], 0);
   if (p != MAP_FAILED) {
     sv->rt = static_cast<mn_rt_state*>(p);
-    __atomic_store_n(&sv->rt->scx_active, 1u, __ATOMIC_RELAXED);
+    __atomic_store_n(&sv->rt->scx_active,
+                     sched.mode() == mn::detail::ScxMode::kFull ? MN_SCX_ACTIVE_FULL : MN_SCX_ACTIVE_PARTIAL,
+                     __ATOMIC_RELAXED);
   }
   sv->tracked_fd = fds[0];
   fds[0] = -1;
