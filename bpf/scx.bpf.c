@@ -5,9 +5,9 @@
  * of M doing the program's work; an M without a P is about to park, is in a blocking
  * system call, or is looking for work (spinning). CFS sees them all alike and lets a
  * spinner or an idle M delay a P-holder. This scheduler orders them with three shared
- * queues (mn_scx.h): RUN (P-holders running a G, and Ms just woken, which are usually
- * woken to take a P), OTHER (everything else it schedules) and SPIN (spinning Ms), taken
- * in that order, and reads the runtime's own view of each M from the hints it writes
+ * queues (mn_scx.h): RUN (P-holders outside blocking calls, whether running a G or
+ * between two, and Ms just woken, which are usually woken to take a P), OTHER (everything
+ * else it schedules) and SPIN (spinning Ms), taken in that order, and reads the runtime's own view of each M from the hints it writes
  * (mn_telemetry.h: p, g, spinning, blocking, in_critical) through maps it shares.
  *
  * One object, two modes: the struct_ops maps `mnsched` (SCX_OPS_SWITCH_PARTIAL: only the
@@ -55,10 +55,11 @@
  *    CAS, give up after LOCK_TRIES counting nr_dropped): until the runtime sets
  *    rt_state.scx_active, telemetry.bpf.c writes the same records, from other CPUs, and
  *    user space reads them at any time. Within this scheduler one task's ops are
- *    serialised by its rq lock. rt_states is read only for trace_on: while a runtime
- *    traces, `running` sends its trace record (mn_record.bpf.h, trace_switch_in) to the
- *    runtime's ring in rt_traces, under the same record lock, as telemetry.bpf.c does
- *    while this scheduler is off.
+ *    serialised by its rq lock. rt_states gives the tids of each runtime's sysmon and
+ *    feedback threads, which rank RUN like a woken M (rt_helper), and trace_on: while a
+ *    runtime traces, `running` sends its trace record (mn_record.bpf.h, trace_switch_in)
+ *    to the runtime's ring in rt_traces, under the same record lock, as telemetry.bpf.c
+ *    does while this scheduler is off.
  *  - The exit record is written once, by `exit`, which the kernel calls once.
  */
 #define sched_ext_ops mn_vmlinux_sched_ext_ops /* a build machine's own, if it has one */
@@ -78,6 +79,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load: the possible CPUs (libbpf_num_possible_cpus), which bounds the scans. */
 const volatile __u32 nr_cpus = 1;
+/* Set before load: the slice of class OTHER (mnsched-scx --other_slice). In full mode that
+ * is every task of the system that is not an M: a CPU hog there keeps a CPU for a whole
+ * slice from the Ms that get no kick (neither woken nor holding a P) and from every other
+ * task. The kernel's default, SCX_SLICE_DFL (20 ms), is what scx_simple uses; 3 ms, near
+ * the fair class's own slices, gave the evaluation lower p50 and p99 at the same
+ * throughput (docs/kernel-feedback.md, "sched_ext: evaluation in the VM"). */
+const volatile __u64 other_slice_ns = 3ULL * 1000 * 1000;
 
 #define MN_SPIN_SLICE (200ULL * 1000)       /* a spinner gives way at least this often */
 #define MN_CRIT_EXTENSION (100ULL * 1000)   /* added to an expiring slice in a critical section */
@@ -224,6 +232,21 @@ static __always_inline bool find_m(struct task_struct *p, struct mn_m *m) {
   return true;
 }
 
+/* A runtime's own helper thread, sysmon or the feedback thread (rt_state's tids): not an
+ * M, but the Ms wait on it (a P it is taking, a wakeup the spin policy left to its
+ * backstop), and it runs for microseconds at a time. In OTHER it would wait behind a hog's
+ * threads for a fairness turn, which RUN's traffic can make 100 ms long or more. */
+static __always_inline bool rt_helper(struct task_struct *p) {
+  __u32 tgid = p->tgid;
+  void *states = bpf_map_lookup_elem(&rt_states, &tgid);
+  if (!states) return false;
+  __u32 zero = 0;
+  struct mn_rt_state *st = bpf_map_lookup_elem(states, &zero);
+  if (!st) return false;
+  __u32 tid = p->pid;
+  return tid == *(volatile __u32 *)&st->sysmon_tid || tid == *(volatile __u32 *)&st->feedback_tid;
+}
+
 static __always_inline struct mn_m_hints *hints_of(__u32 tgid, __s32 slot) {
   void *hints = bpf_map_lookup_elem(&rt_hints, &tgid);
   if (!hints || slot < 0) return NULL;
@@ -237,8 +260,10 @@ static __always_inline bool m_spinning(struct mn_m_hints *h) {
   return h && HINT(h, spinning);
 }
 
-static __always_inline bool m_runs_g(struct mn_m_hints *h) {
-  return h && HINT(h, p) >= 0 && HINT(h, g) != 0 && !HINT(h, blocking);
+/* Holds a P and is not in a blocking call: running a G, or between two in the scheduler,
+ * where a preemption holds up the P's whole local queue just the same. */
+static __always_inline bool m_holds_p(struct mn_m_hints *h) {
+  return h && HINT(h, p) >= 0 && !HINT(h, blocking);
 }
 
 /* The queue an M or task belongs in. A woken M that is not spinning is usually woken to
@@ -247,12 +272,13 @@ static __always_inline bool m_runs_g(struct mn_m_hints *h) {
 static __always_inline enum mn_scx_class classify(struct mn_m_hints *h, bool woken) {
   if (!h) return mn_scx_other;
   if (m_spinning(h)) return mn_scx_spin;
-  if (m_runs_g(h) || woken) return mn_scx_run;
+  if (m_holds_p(h) || woken) return mn_scx_run;
   return mn_scx_other;
 }
 
 static __always_inline __u64 slice_of(enum mn_scx_class cls) {
-  return cls == mn_scx_spin ? MN_SPIN_SLICE : SCX_SLICE_DFL;
+  if (cls == mn_scx_spin) return MN_SPIN_SLICE;
+  return cls == mn_scx_other ? other_slice_ns : SCX_SLICE_DFL;
 }
 
 static __always_inline void insert(struct task_struct *p, __u64 dsq, __u64 slice, __u64 flags) {
@@ -324,7 +350,7 @@ static long kick_scan_one(__u32 i, void *data) {
     k->spin_cpu = cpu;
     return 1; /* the best there is */
   }
-  if (tgid != k->tgid && !m_runs_g(h) && k->other_cpu < 0) k->other_cpu = cpu;
+  if (tgid != k->tgid && !m_holds_p(h) && k->other_cpu < 0) k->other_cpu = cpu;
   return 0;
 }
 
@@ -370,6 +396,7 @@ s32 BPF_PROG(mnsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_f
   struct mn_m m = {};
   enum mn_scx_class cls = mn_scx_other;
   if (find_m(p, &m)) cls = classify(m.h, true);
+  else if (rt_helper(p)) cls = mn_scx_run;
   insert(p, SCX_DSQ_LOCAL, slice_of(cls), 0);
   struct mn_scx_stats *s = my_stats();
   if (s) {
@@ -385,6 +412,10 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
   enum mn_scx_class cls = mn_scx_other;
   bool is_m = find_m(p, &m);
   if (is_m) cls = classify(m.h, enq_flags & SCX_ENQ_WAKEUP);
+  else if (rt_helper(p)) {
+    cls = mn_scx_run;
+    m.tgid = p->tgid;
+  }
   struct mn_scx_stats *s = my_stats();
   switch (cls) {
     case mn_scx_run: {
@@ -402,7 +433,7 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
       if (s) s->enq_spin++;
       break;
     default:
-      insert(p, MN_SCX_DSQ_OTHER, SCX_SLICE_DFL, enq_flags);
+      insert(p, MN_SCX_DSQ_OTHER, other_slice_ns, enq_flags);
       if (s) s->enq_other++;
       break;
   }

@@ -47,27 +47,12 @@ testing::AssertionResult HasSubstr(std::string_view hay, std::string_view needle
   return testing::AssertionFailure() << "\"" << hay << "\" does not contain \"" << needle << "\"";
 }
 
-struct Result {
-  int exit_code = -1;  // -1: did not exit normally
-  std::string out;
-};
+using Result = mn::testing_util::CommandResult;
 
 // Runs mnstat with `args` (shell words) and returns its exit code and stdout (and stderr
 // too when `with_stderr`; otherwise stderr goes to the test's own).
 Result RunMnstat(const std::string& args, bool with_stderr = true) {
-  std::string cmd = std::string(MNSTAT_PATH) + " " + args + (with_stderr ? " 2>&1" : "");
-  Result r;
-  FILE* f = popen(cmd.c_str(), "r");
-  if (f == nullptr) {
-    r.out = std::string("popen: ") + std::strerror(errno);
-    return r;
-  }
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
-  int status = pclose(f);
-  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
-  return r;
+  return mn::testing_util::RunCommand(std::string(MNSTAT_PATH) + " " + args + (with_stderr ? " 2>&1" : ""));
 }
 
 // ---- a small JSON reader: enough to check mnstat's output is JSON and what it holds -------------

@@ -2,12 +2,16 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <sys/wait.h>
 
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <mutex>
+#include <string>
 #include <thread>
 
 #include <mn/mn.hpp>
@@ -86,6 +90,29 @@ inline void WaitForParkedGs(int n) {
     if (parked >= n) return;
     mn::yield();
   }
+}
+
+// How a command ended and what it printed on stdout.
+struct CommandResult {
+  int exit_code = -1;  // -1: did not exit normally
+  std::string out;
+};
+
+// Runs `cmd` through the shell (the tools' tests run their binaries this way; add "2>&1"
+// to capture stderr too).
+inline CommandResult RunCommand(const std::string& cmd) {
+  CommandResult r;
+  FILE* f = popen(cmd.c_str(), "r");
+  if (f == nullptr) {
+    r.out = std::string("popen: ") + std::strerror(errno);
+    return r;
+  }
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) r.out.append(buf, n);
+  int status = pclose(f);
+  if (status != -1 && WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
+  return r;
 }
 
 }  // namespace mn::testing_util

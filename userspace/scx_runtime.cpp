@@ -77,7 +77,7 @@ void StartScx(Runtime* rt, bool required) {
     SetReason(rt, std::move(why));
     return;
   }
-  SetScxActive(rt, 1);
+  SetScxActive(rt, MN_SCX_ACTIVE_PARTIAL);  // the runtime loads partial mode only
   rt->scx_on.store(true, std::memory_order_seq_cst);  // see ScxMStarted
 }
 
