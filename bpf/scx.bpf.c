@@ -56,7 +56,10 @@
  *    rt_state.scx_active, telemetry.bpf.c writes the same records, from other CPUs, and
  *    user space reads them at any time. Within this scheduler one task's ops are
  *    serialised by its rq lock. rt_states gives the tids of each runtime's sysmon and
- *    feedback threads, which rank RUN like a woken M (rt_helper).
+ *    feedback threads, which rank RUN like a woken M (rt_helper), and trace_on: while a
+ *    runtime traces, `running` sends its trace record (mn_record.bpf.h, trace_switch_in)
+ *    to the runtime's ring in rt_traces, under the same record lock, as telemetry.bpf.c
+ *    does while this scheduler is off.
  *  - The exit record is written once, by `exit`, which the kernel calls once.
  */
 #define sched_ext_ops mn_vmlinux_sched_ext_ops /* a build machine's own, if it has one */
@@ -161,6 +164,21 @@ struct {
   __type(key, __u32);
   __array(values, struct mn_rt_state_map);
 } rt_states SEC(".maps");
+
+/* A runtime's execution-trace ring (telemetry.bpf.c's trace_events), entered only by a
+ * runtime that has one: `running` sends it a record per switch-in while the runtime
+ * traces (rt_state.trace_on), as telemetry.bpf.c does while this scheduler is off. */
+struct mn_trace_ring_map {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, MN_TRACE_RING_BYTES);
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+  __uint(max_entries, MN_SCX_MAX_RUNTIMES);
+  __type(key, __u32);
+  __array(values, struct mn_trace_ring_map);
+} rt_traces SEC(".maps");
 
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -294,6 +312,16 @@ static __always_inline struct mn_m_telemetry *record_of(struct mn_m *m) {
   if (!tel) return NULL;
   __u32 s = m->slot;
   return bpf_map_lookup_elem(tel, &s);
+}
+
+/* An M of m's runtime switches in (r locked, not yet updated): its trace record, if the
+ * runtime traces. Two lookups per switch-in when it does not. */
+static __always_inline void trace_record(struct mn_m *m, struct mn_m_telemetry *r, __u64 now) {
+  __u32 tgid = m->tgid, zero = 0;
+  void *states = bpf_map_lookup_elem(&rt_states, &tgid);
+  struct mn_rt_state *st = states ? bpf_map_lookup_elem(states, &zero) : NULL;
+  if (!st || !*(volatile __u32 *)&st->trace_on) return;
+  trace_switch_in(bpf_map_lookup_elem(&rt_traces, &tgid), st, m->slot, r, now);
 }
 
 /* ---- Kicks ---- */
@@ -506,6 +534,7 @@ void BPF_PROG(mnsched_running, struct task_struct *p) {
   struct mn_m_telemetry *r = record_of(&m);
   if (!r || !rec_lock(r)) return;
   __u64 now = bpf_ktime_get_ns();
+  trace_record(&m, r, now);
   end_wait(r, now);
   if (r->cpu != cpu && r->state != mn_none) r->nr_migrations++;
   r->state = mn_on_cpu;
@@ -525,6 +554,7 @@ void BPF_PROG(mnsched_stopping, struct task_struct *p, bool runnable) {
   if (!r || !rec_lock(r)) return;
   __u64 now = bpf_ktime_get_ns();
   if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
+  r->offcpu_since_ns = now;
   if (runnable) {
     r->state = mn_preempted;
     r->nr_preempted++;

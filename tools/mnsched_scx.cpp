@@ -125,8 +125,11 @@ bool Serve(ScxScheduler& sched, pid_t pid, std::map<pid_t, std::unique_ptr<Serve
       return false;
     }
   }
-  if (absl::Status s = sched.AddRuntime(static_cast<uint32_t>(pid), fds[0], fds[1], fds[2], fds[3]);
-      !s.ok()) {
+  // Optional: a runtime older than the trace ring does not pin one.
+  int trace_fd = bpf_obj_get((dir + "/trace_events").c_str());
+  absl::Status s = sched.AddRuntime(static_cast<uint32_t>(pid), fds[0], fds[1], fds[2], fds[3], trace_fd);
+  if (trace_fd >= 0) close(trace_fd);
+  if (!s.ok()) {
     *error = absl::StrFormat("process %d: %s", pid, s.message());
     close_all();
     return false;

@@ -59,7 +59,7 @@ void StartScx(Runtime* rt, bool required) {
   } else if (absl::Status added = (*s)->AddRuntime(
                  static_cast<uint32_t>(getpid()), rt->ktel->MapFd("tracked"),
                  rt->ktel->MapFd("hints"), rt->ktel->MapFd("m_telemetry"),
-                 rt->ktel->MapFd("rt_state"));
+                 rt->ktel->MapFd("rt_state"), rt->ktel->trace_events_fd());
              !added.ok()) {
     why = std::string(added.message());
   } else {
