@@ -1,6 +1,5 @@
 # shellcheck shell=bash disable=SC2154  # repo_root, build_dir and preset_dir are the caller's
-# Shell helpers shared by the benchmark drivers bench/run-compare.sh, bench/run-net.sh and
-# bench/run-feedback-cost.sh.
+# Shell helpers shared by the benchmark drivers (bench/run-*.sh).
 # Sourced, not run. The caller sets repo_root (the repository), build_dir (an absolute
 # CMake build dir) and preset_dir ("$repo_root/build/release"), and defines log MSG (to
 # stderr) and die MSG (log and exit 1).
@@ -11,6 +10,24 @@ need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
 is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
 # split_list VAR TEXT: the words of TEXT, separated by commas or blanks, into array VAR.
 split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
+
+# --- the programs' lines ------------------------------------------------------------------
+# Every benchmark program prints one line of KEY=VALUE words.
+
+# field LINE KEY: the value of KEY=... in LINE.
+field() {
+    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
+}
+# has_field LINE KEY: LINE has KEY=...
+has_field() { [[ " $1 " == *" $2="* ]]; }
+# exit_why RC: what a failed exit status of a run under `timeout $timeout_s` means, or
+# nothing for 0.
+exit_why() {
+    if [[ $1 -eq 124 || $1 -eq 137 ]]; then echo "timed out after ${timeout_s}s (hang?)"
+    elif [[ $1 -gt 128 ]]; then echo "killed by signal $(($1 - 128)) (exit status $1)"
+    elif [[ $1 -ne 0 ]]; then echo "exit status $1"
+    fi
+}
 
 # --- building the C++ side ------------------------------------------------------------
 # (Called in || lists, where set -e does not apply: every step checks.)
@@ -122,6 +139,24 @@ ratio() {
     awk -v o="$1" -v m="$2" 'BEGIN {
         if (o !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m + 0 <= 0 || o + 0 < 0) { print "n/a"; exit }
         printf "%.2f\n", o / m }'
+}
+
+# paired LIST_A LIST_B: two comma-separated lists of runs paired in run order (the i-th of
+# A and of B ran next to each other), as "estimate low high": the geometric mean of B/A and
+# its 95% confidence interval (Student's t on the log ratios), as changes in percent
+# (+2.0 is B 2% above A); "- - -" with fewer than two pairs. The machine's slow drifts
+# disturb it less than a ratio of medians.
+paired() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        na = split(a, x, ","); nb = split(b, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
+        for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
+        if (n < 2) { print "- - -"; exit }
+        m = s / n; for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
+        se = sqrt(ss / (n - 1) / n)
+        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
+        t = (n - 1 <= 30) ? tq[n - 1] : 2.0
+        printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
+    }'
 }
 
 # ---- JSON and charts, for the harnesses that write results ------------------------------------

@@ -203,39 +203,7 @@ for s in ${systems_words[@]+"${systems_words[@]}"}; do
 done
 (( run_mn || run_go || run_boost )) || bad_arg "--systems: empty list"
 
-# The cases to run, in the canonical order, whatever the order of --only.
-declare -A wanted=()
-if [[ -n "$only" ]]; then
-    split_list only_words "$only"
-    for name in ${only_words[@]+"${only_words[@]}"}; do
-        [[ -n "${workload_cases[$name]+x}" ]] \
-            || bad_arg "--only: unknown workload '$name' (known: ${all_workloads[*]})"
-        for c in ${workload_cases[$name]}; do wanted[$c]=1; done
-    done
-    [[ ${#wanted[@]} -gt 0 ]] || bad_arg "--only: empty list"
-else
-    for c in "${all_cases[@]}"; do wanted[$c]=1; done
-fi
-cases=()
-for c in "${all_cases[@]}"; do
-    [[ -n "${wanted[$c]+x}" ]] || continue
-    # A case pinned to one procs value runs only if that value is asked for.
-    if [[ -n "${case_only_procs[$c]+x}" && " ${procs_list[*]} " != *" ${case_only_procs[$c]} "* ]]; then
-        log "note: $c runs at procs=${case_only_procs[$c]} only, which --procs '${procs_arg}' leaves out: skipped"
-        continue
-    fi
-    cases+=("$c")
-done
-[[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$only' and --procs '$procs_arg'"
-
-# procs_of CASE: the procs values CASE runs at.
-procs_of() {
-    if [[ -n "${case_only_procs[$1]+x}" ]]; then
-        printf '%s\n' "${case_only_procs[$1]}"
-    else
-        printf '%s\n' "${procs_list[@]}"
-    fi
-}
+select_cases "$only"
 
 [[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
 build_dir="${build_dir%/}"
@@ -372,13 +340,6 @@ outfile="$tmp/out"
 failures=0
 declare -A failed=()   # "case procs system" -> why
 
-# field LINE KEY: the value of KEY=... in LINE.
-field() {
-    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
-# has_field LINE KEY: LINE has KEY=...
-has_field() { [[ " $1 " == *" $2="* ]]; }
-
 # systems_of CASE: the systems that run CASE, in the order they alternate.
 systems_of() {
     (( run_mn )) && echo mnsched
@@ -391,38 +352,21 @@ systems_of() {
 run_one() {
     local c="$1" procs="$2" system="$3"
     local word="${case_word[$c]}" t="${case_target[$c]}"
-    local bin repro rc=0 line v m kv k why="" first=1
+    local bin repro rc=0 line v m why
+    local -a cmd
     case "$system" in
         mnsched) bin="$(mn_bin "$t")" ;;
         go)      bin="$(go_bin "$t")" ;;
         boost)   bin="$(boost_bin "$t")" ;;
     esac
-    local -a cmd=("$bin")
-    for kv in ${case_args[$c]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
+    case_cmd "$c" "$bin"
     repro="MN_PROCS=$procs GOMAXPROCS=$procs ${cmd[*]}"
     MN_PROCS="$procs" GOMAXPROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" || rc=$?
     line="$(grep -E "^$word system=$system " "$outfile" | tail -n 1 || true)"
-    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-        why="timed out after ${timeout_s}s (hang?)"
-    elif [[ $rc -gt 128 ]]; then
-        why="killed by signal $((rc - 128)) (exit status $rc)"
-    elif [[ $rc -ne 0 ]]; then
-        why="exit status $rc"
-    elif [[ -z "$line" ]]; then
-        why="printed no '$word system=$system ...' line"
-    fi
+    why="$(exit_why "$rc")"
+    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=$system ...' line"
+    [[ -z "$why" ]] && why="$(check_line "$c" "$line")"
     if [[ -z "$why" ]]; then
-        for kv in ${case_args[$c]}; do
-            k="${kv%%=*}"
-            if (( first )) || has_field "$line" "$k"; then
-                [[ "$(field "$line" "$k")" == "${kv#*=}" ]] || why="$k= is not ${kv#*=} in: $line"
-            fi
-            first=0
-        done
-        for m in ${case_metrics[$c]}; do
-            v="$(field "$line" "$m")"
-            [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || why="bad or missing $m= in: $line"
-        done
         if [[ "$c" == skynet ]] && { [[ "$system" != boost ]] || has_field "$line" sum; }; then
             local want
             want="$(awk -v n="$(field "$line" leaves)" 'BEGIN { printf "%.0f", n * (n - 1) / 2 }')"

@@ -85,7 +85,8 @@ log() { printf 'run-feedback-cost: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio
+# configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio, field,
+# exit_why, paired
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 
@@ -173,36 +174,7 @@ elif [[ "$save" != none ]]; then
         || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
 fi
 
-declare -A wanted=()
-if [[ -n "$only" ]]; then
-    split_list only_words "$only"
-    for name in ${only_words[@]+"${only_words[@]}"}; do
-        [[ -n "${workload_cases[$name]+x}" ]] \
-            || bad_arg "--only: unknown workload '$name' (known: ${all_workloads[*]})"
-        for c in ${workload_cases[$name]}; do wanted[$c]=1; done
-    done
-    [[ ${#wanted[@]} -gt 0 ]] || bad_arg "--only: empty list"
-else
-    for c in "${all_cases[@]}"; do wanted[$c]=1; done
-fi
-cases=()
-for c in "${all_cases[@]}"; do
-    [[ -n "${wanted[$c]+x}" ]] || continue
-    if [[ -n "${case_only_procs[$c]+x}" && " ${procs_list[*]} " != *" ${case_only_procs[$c]} "* ]]; then
-        log "note: $c runs at procs=${case_only_procs[$c]} only, which --procs '${procs_arg}' leaves out: skipped"
-        continue
-    fi
-    cases+=("$c")
-done
-[[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$only' and --procs '$procs_arg'"
-
-procs_of() {
-    if [[ -n "${case_only_procs[$1]+x}" ]]; then
-        printf '%s\n' "${case_only_procs[$1]}"
-    else
-        printf '%s\n' "${procs_list[@]}"
-    fi
-}
+select_cases "$only"
 
 # --- root -----------------------------------------------------------------------------
 if [[ "$(id -u)" -ne 0 ]]; then
@@ -295,44 +267,20 @@ results="$tmp/results"   # "case procs side metric value", in run order
 failures=0
 declare -A failed=()     # "case procs side" -> why
 
-field() {
-    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
-has_field() { [[ " $1 " == *" $2="* ]]; }
-
 # run_one CASE PROCS SIDE: SIDE is off or on (MN_KERNEL_FEEDBACK=off / required).
 run_one() {
     local c="$1" procs="$2" side="$3"
     local word="${case_word[$c]}" t="${case_target[$c]}"
-    local mode=off rc=0 line v m kv k why="" first=1 repro
+    local mode=off rc=0 line m why repro
+    local -a cmd
     [[ "$side" == on ]] && mode=required
-    local -a cmd=("$(mn_bin "$t")")
-    for kv in ${case_args[$c]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
+    case_cmd "$c" "$(mn_bin "$t")"
     repro="MN_KERNEL_FEEDBACK=$mode MN_PROCS=$procs ${cmd[*]}"
     MN_KERNEL_FEEDBACK="$mode" MN_PROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" 2>"$errfile" || rc=$?
     line="$(grep -E "^$word system=mnsched " "$outfile" | tail -n 1 || true)"
-    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-        why="timed out after ${timeout_s}s (hang?)"
-    elif [[ $rc -gt 128 ]]; then
-        why="killed by signal $((rc - 128)) (exit status $rc)"
-    elif [[ $rc -ne 0 ]]; then
-        why="exit status $rc"
-    elif [[ -z "$line" ]]; then
-        why="printed no '$word system=mnsched ...' line"
-    fi
-    if [[ -z "$why" ]]; then
-        for kv in ${case_args[$c]}; do
-            k="${kv%%=*}"
-            if (( first )) || has_field "$line" "$k"; then
-                [[ "$(field "$line" "$k")" == "${kv#*=}" ]] || why="$k= is not ${kv#*=} in: $line"
-            fi
-            first=0
-        done
-        for m in ${case_metrics[$c]}; do
-            v="$(field "$line" "$m")"
-            [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || why="bad or missing $m= in: $line"
-        done
-    fi
+    why="$(exit_why "$rc")"
+    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=mnsched ...' line"
+    [[ -z "$why" ]] && why="$(check_line "$c" "$line")"
     if [[ -n "$why" ]]; then
         [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
         [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
@@ -406,23 +354,6 @@ cell() {  # MEDIAN SPREAD: "median ±spread%"
     else
         printf '%s' "$1"
     fi
-}
-
-# paired LIST_OFF LIST_ON: the runs paired in run order (the i-th off and on ran next to
-# each other), as "estimate low high": the geometric mean of on/off and its 95% confidence
-# interval (Student's t on the log ratios), as overheads in percent; "- - -" with fewer
-# than two pairs.
-paired() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        na = split(a, x, ","); nb = split(b, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
-        for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
-        if (n < 2) { print "- - -"; exit }
-        m = s / n; for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
-        se = sqrt(ss / (n - 1) / n)
-        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
-        t = (n - 1 <= 30) ? tq[n - 1] : 2.0
-        printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
-    }'
 }
 
 cells="$tmp/cells"   # tab-separated, one per (case, metric, procs), for the JSON

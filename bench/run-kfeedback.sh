@@ -445,11 +445,6 @@ results="$tmp/results"   # "part key config hog field value", in run order
 failures=0
 declare -A failed=()     # "part key config hog" -> why
 
-field() {
-    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
-has_field() { [[ " $1 " == *" $2="* ]]; }
-
 # rotate ROUND ITEM...: the items, starting at the ROUND-th (modulo their count).
 rotate() {
     local r="$1"; shift
@@ -472,13 +467,6 @@ run_cmd() {
     env "${envs[@]}" timeout -k 10 "$timeout_s" "$@" </dev/null >"$outfile" 2>"$errfile" || rc=$?
     if [[ "$hog" == hog ]]; then stop_hog || hog_short=1; fi
     return "$rc"
-}
-# exit_why RC: what a failed exit status means, or nothing for 0.
-exit_why() {
-    if [[ $1 -eq 124 || $1 -eq 137 ]]; then echo "timed out after ${timeout_s}s (hang?)"
-    elif [[ $1 -gt 128 ]]; then echo "killed by signal $(($1 - 128)) (exit status $1)"
-    elif [[ $1 -ne 0 ]]; then echo "exit status $1"
-    fi
 }
 # fail_run KEY WHY REPRO LABEL
 fail_run() {
