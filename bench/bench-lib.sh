@@ -29,6 +29,19 @@ exit_why() {
     fi
 }
 
+# fail_run KEY WHY REPRO LABEL: a run failed: shows its output ($outfile, $errfile), logs
+# WHY and how to reproduce it, records it in the caller's failed[KEY] and counts it in
+# failures.
+fail_run() {
+    [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
+    [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
+    log "FAILED: $4: $2"
+    log "  reproduce: $3"
+    # shellcheck disable=SC2034  # the caller's table
+    failed["$1"]="$2; reproduce: $3"
+    failures=$((failures + 1))
+}
+
 # --- building the C++ side ------------------------------------------------------------
 # (Called in || lists, where set -e does not apply: every step checks.)
 
@@ -157,6 +170,38 @@ paired() {
         t = (n - 1 <= 30) ? tq[n - 1] : 2.0
         printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
     }'
+}
+
+# case_stats CASE PROCS SIDE METRIC: summarize_values of the runs recorded in $results,
+# whose lines are "case procs side metric value" (the A/B harnesses' format).
+case_stats() {
+    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
+        | summarize_values
+}
+# unit METRIC: the unit its name ends in (ms, us; ns otherwise).
+unit() {
+    case "$1" in
+        ms|*_ms) echo ms ;;
+        *_us)    echo us ;;
+        *)       echo ns ;;
+    esac
+}
+# median_cell MEDIAN SPREAD: "median ±spread%" (without the spread when it is -).
+median_cell() {
+    if is_num "$1"; then
+        printf '%.1f%s' "$1" "$([[ "$2" != - ]] && printf ' ±%s%%' "$2")"
+    else
+        printf '%s' "$1"
+    fi
+}
+# verdict OVERHEAD PAIRED PAIRED_LOW TARGET: a judged overhead (percent) against TARGET,
+# from the paired estimate when there is one (PAIRED not -), else from the medians':
+# ok (at most TARGET), OVER (above, and so is the whole confidence interval) or over?
+# (above, but the interval reaches TARGET or below, or there is a single run: noise).
+verdict() {
+    awk -v o="$1" -v pe="$2" -v plo="$3" -v t="$4" 'BEGIN {
+        if (pe != "-") o = pe
+        if (o + 0 <= t) print "ok"; else if (plo != "-" && plo + 0 > t) print "OVER"; else print "over?" }'
 }
 
 # ---- JSON and charts, for the harnesses that write results ------------------------------------

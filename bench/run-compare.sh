@@ -429,12 +429,6 @@ unit() {
         *)       echo ns ;;   # ns_per_*, *_ns
     esac
 }
-# size_label CASE: the n column: the size, times the rounds when there are rounds.
-size_label() {
-    local kv out=""
-    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
-    printf '%s\n' "$out"
-}
 # (is_num and ratio OTHER MN, OTHER / MN, are in bench-lib.sh.)
 
 cells="$tmp/cells"     # one line per (case, metric, procs, system), tab-separated, for the JSON

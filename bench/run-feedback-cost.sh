@@ -269,31 +269,9 @@ declare -A failed=()     # "case procs side" -> why
 
 # run_one CASE PROCS SIDE: SIDE is off or on (MN_KERNEL_FEEDBACK=off / required).
 run_one() {
-    local c="$1" procs="$2" side="$3"
-    local word="${case_word[$c]}" t="${case_target[$c]}"
-    local mode=off rc=0 line m why repro
-    local -a cmd
-    [[ "$side" == on ]] && mode=required
-    case_cmd "$c" "$(mn_bin "$t")"
-    repro="MN_KERNEL_FEEDBACK=$mode MN_PROCS=$procs ${cmd[*]}"
-    MN_KERNEL_FEEDBACK="$mode" MN_PROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" 2>"$errfile" || rc=$?
-    line="$(grep -E "^$word system=mnsched " "$outfile" | tail -n 1 || true)"
-    why="$(exit_why "$rc")"
-    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=mnsched ...' line"
-    [[ -z "$why" ]] && why="$(check_line "$c" "$line")"
-    if [[ -n "$why" ]]; then
-        [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
-        [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
-        log "FAILED: feedback $side, $c procs=$procs: $why"
-        log "  reproduce: $repro"
-        failed["$c $procs $side"]="$why; reproduce: $repro"
-        failures=$((failures + 1))
-        return 1
-    fi
-    printf '%-3s %s\n' "$side" "$line"
-    for m in ${case_metrics[$c]}; do
-        printf '%s %s %s %s %s\n' "$c" "$procs" "$side" "$m" "$(field "$line" "$m")" >>"$results"
-    done
+    local mode=off
+    [[ "$3" == on ]] && mode=required
+    run_case "$1" "$2" "$3" "feedback $3" MN_KERNEL_FEEDBACK="$mode" MN_PROCS="$2"
 }
 
 log "cases: ${cases[*]}; procs: ${procs_list[*]}; runs: $runs each with feedback off and on (ABBA)$( ((quick)) && echo '; quick sizes')"
@@ -332,30 +310,6 @@ fi
 runs_s=$(( SECONDS - runs_start_s ))
 
 # --- the table ------------------------------------------------------------------------
-stats() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
-        | summarize_values
-}
-unit() {
-    case "$1" in
-        ms|*_ms) echo ms ;;
-        *_us)    echo us ;;
-        *)       echo ns ;;
-    esac
-}
-size_label() {
-    local kv out=""
-    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
-    printf '%s\n' "$out"
-}
-cell() {  # MEDIAN SPREAD: "median ±spread%"
-    if is_num "$1"; then
-        printf '%.1f%s' "$1" "$([[ "$2" != - ]] && printf ' ±%s%%' "$2")"
-    else
-        printf '%s' "$1"
-    fi
-}
-
 cells="$tmp/cells"   # tab-separated, one per (case, metric, procs), for the JSON
 : >"$cells"
 over_list=()
@@ -377,8 +331,8 @@ for c in "${cases[@]}"; do
         [[ -n "${failed["$c $p off"]+x}" ]] && err="off: ${failed["$c $p off"]}"
         [[ -n "${failed["$c $p on"]+x}" ]] && err="${err:+$err; }on: ${failed["$c $p on"]}"
         for m in ${case_metrics[$c]}; do
-            read -r md_off lo_off hi_off sp_off _ list_off <<<"$(stats "$c" "$p" off "$m")"
-            read -r md_on lo_on hi_on sp_on _ list_on <<<"$(stats "$c" "$p" on "$m")"
+            read -r md_off lo_off hi_off sp_off _ list_off <<<"$(case_stats "$c" "$p" off "$m")"
+            read -r md_on lo_on hi_on sp_on _ list_on <<<"$(case_stats "$c" "$p" on "$m")"
             judged=0
             [[ " ${case_judged[$c]} " == *" $m "* ]] && judged=1
             r="n/a" ov="-" verdict="-" pe="-" plo="-" phi="-"
@@ -390,9 +344,7 @@ for c in "${cases[@]}"; do
                 read -r pe plo phi <<<"$(paired "$list_off" "$list_on")"
                 if (( judged )) && [[ "$r" != n/a ]]; then
                     # The paired estimate when there are two pairs or more, else the medians'.
-                    verdict="$(awk -v o="$ov" -v pe="$pe" -v plo="$plo" -v t="$target_pct" 'BEGIN {
-                        if (pe != "-") o = pe
-                        if (o + 0 <= t) print "ok"; else if (plo != "-" && plo + 0 > t) print "OVER"; else print "over?" }')"
+                    verdict="$(verdict "$ov" "$pe" "$plo" "$target_pct")"
                     if [[ "$pe" == - ]]; then
                         [[ "$verdict" == "over?" ]] && unsure_list+=("$c procs=$p $m: medians ${ov}% (one run each)")
                     else
@@ -404,7 +356,7 @@ for c in "${cases[@]}"; do
             (( judged )) || verdict="(shown)"
             [[ -n "$err" ]] && verdict="FAIL"
             # shellcheck disable=SC2059
-            printf "$fmt" "$c" "$(size_label "$c")" "$p" "$m" "$(cell "$md_off" "$sp_off")" "$(cell "$md_on" "$sp_on")" \
+            printf "$fmt" "$c" "$(size_label "$c")" "$p" "$m" "$(median_cell "$md_off" "$sp_off")" "$(median_cell "$md_on" "$sp_on")" \
                 "$r" "$( [[ "$ov" != - ]] && printf '%s%%' "$ov" || printf -- - )" \
                 "$( [[ "$pe" != - ]] && printf '%s%% [%s, %s]' "$pe" "$plo" "$phi" || printf -- - )" "$verdict"
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \

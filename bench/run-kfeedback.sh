@@ -468,15 +468,6 @@ run_cmd() {
     if [[ "$hog" == hog ]]; then stop_hog || hog_short=1; fi
     return "$rc"
 }
-# fail_run KEY WHY REPRO LABEL
-fail_run() {
-    [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
-    [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
-    log "FAILED: $4: $2"
-    log "  reproduce: $3"
-    failed["$1"]="$2; reproduce: $3"
-    failures=$((failures + 1))
-}
 
 lat_fields=(p50_us p99_us p999_us max_us rps)
 # run_service PART KEY CONFIG HOG: one run of the latency service (for the sweep, KEY is the
@@ -693,18 +684,6 @@ over_rows="$tmp/over-rows"   # tab-separated, one per case, metric, hog and conf
 # (read splits on tabs as on blanks: an empty field inside would shift the others)
 : >"$over_rows"
 spin_target=() metric_target=()
-size_label() {
-    local kv out=""
-    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
-    printf '%s\n' "$out"
-}
-unit() {
-    case "$1" in
-        ms|*_ms) echo ms ;;
-        *_us)    echo us ;;
-        *)       echo ns ;;
-    esac
-}
 # spread_cell MEDIAN SPREAD COUNT: "median ±spread%" (the median alone for one run), or -.
 spread_cell() {
     (( $3 > 0 )) || { echo -; return; }

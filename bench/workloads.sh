@@ -119,6 +119,40 @@ case_cmd() {
     for kv in ${case_args[$1]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
 }
 
+# run_case CASE PROCS SIDE LABEL [VAR=VALUE...]: runs mnsched's program for CASE once, at
+# case_args' sizes, with these variables added to the environment; prints its line after
+# SIDE and records its metrics in $results ("case procs side metric value", bench-lib.sh's
+# case_stats reads them). A failure (exit status, timeout, no line or a bad one) goes to
+# fail_run under the key "CASE PROCS SIDE", named LABEL, and returns 1. Uses the caller's
+# mn_bin, timeout_s, outfile and errfile.
+run_case() {
+    local c="$1" procs="$2" side="$3" label="$4"
+    shift 4
+    local word="${case_word[$c]}" rc=0 line m why
+    local -a cmd
+    case_cmd "$c" "$(mn_bin "${case_target[$c]}")"
+    env "$@" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" 2>"$errfile" || rc=$?
+    line="$(grep -E "^$word system=mnsched " "$outfile" | tail -n 1 || true)"
+    why="$(exit_why "$rc")"
+    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=mnsched ...' line"
+    [[ -z "$why" ]] && why="$(check_line "$c" "$line")"
+    if [[ -n "$why" ]]; then
+        fail_run "$c $procs $side" "$why" "$* ${cmd[*]}" "$label, $c procs=$procs"
+        return 1
+    fi
+    printf '%-5s %s\n' "$side" "$line"
+    for m in ${case_metrics[$c]}; do
+        printf '%s %s %s %s %s\n' "$c" "$procs" "$side" "$m" "$(field "$line" "$m")" >>"$results"
+    done
+}
+
+# size_label CASE: the n column: the size, times the rounds when there are rounds.
+size_label() {
+    local kv out=""
+    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
+    printf '%s\n' "$out"
+}
+
 # check_line CASE LINE: why LINE is not a good result line of CASE (its first flag must
 # come back with the value given, the others when the line has them; each metric must be
 # a number), or nothing when it is one. Needs bench-lib.sh's field and has_field.
