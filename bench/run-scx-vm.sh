@@ -21,7 +21,7 @@
 #   bench/run-scx-vm.sh [--quick] [--rounds N] [--modes LIST] [--rate R] [--work-us U]
 #                       [--seconds S] [--warmup W] [--fanout F] [--hog-threads N]
 #                       [--interval D] [--cpus N] [--build-dir DIR] [--no-build]
-#                       [--timeout SEC] [--offline] [--save NAME] [--plot-dir DIR]
+#                       [--timeout SEC] [--offline] [--nice N] [--save NAME] [--plot-dir DIR]
 #                       [--log FILE]
 #
 #   --quick            the smoke run, not a measurement: 1 round, the service for 1 s
@@ -31,7 +31,9 @@
 #                      the order rotated by one from round to round, so that a drift of the
 #                      emulation falls on all modes
 #   --modes LIST       the modes, comma- or blank-separated (default "off feedback scx
-#                      scx+feedback")
+#                      scx+feedback"). An scx mode may carry a slice for class OTHER,
+#                      passed to mnsched-scx --other_slice: "scx+feedback@3ms"; variants of
+#                      one mode run side by side in the same boot
 #   --rate R, --work-us U, --seconds S, --warmup W, --fanout F
 #                      the service's flags: requests per second (default 1000), CPU
 #                      microseconds per request (default 100), measured seconds (default 5;
@@ -48,6 +50,12 @@
 #   --timeout SEC      kill the VM after this long (default: an estimate from the runs, at
 #                      least 300)
 #   --offline          pass --offline to tests/vm/run.sh (only the cached kernel, no network)
+#   --nice N           qemu's niceness on the host (default -20 as root, else 0): the host's
+#                      other work (a build, say) then delays the emulation less. Whatever is
+#                      left is measured: each run reports host_wait_pct, the share of its
+#                      measured seconds qemu's threads spent waiting for a host CPU
+#                      (tests/vm/run.sh --host-wait), so that a round spoilt by the host
+#                      shows as such
 #   --save NAME        results file bench/results/NAME.json (default "scx-vm"; with --quick,
 #                      none); --save none writes nothing
 #   --plot-dir DIR     where the chart goes (default docs/img; with --quick, none):
@@ -95,7 +103,7 @@ usage() {
 }
 bad_arg() {
     printf 'run-scx-vm: %s\n' "$*" >&2
-    printf 'usage: bench/run-scx-vm.sh [--quick] [--rounds N] [--modes LIST] [--rate R] [--work-us U] [--seconds S] [--warmup W] [--fanout F] [--hog-threads N] [--interval D] [--cpus N] [--build-dir DIR] [--no-build] [--timeout SEC] [--offline] [--save NAME] [--plot-dir DIR] [--log FILE]\n' >&2
+    printf 'usage: bench/run-scx-vm.sh [--quick] [--rounds N] [--modes LIST] [--rate R] [--work-us U] [--seconds S] [--warmup W] [--fanout F] [--hog-threads N] [--interval D] [--cpus N] [--build-dir DIR] [--no-build] [--timeout SEC] [--offline] [--nice N] [--save NAME] [--plot-dir DIR] [--log FILE]\n' >&2
     exit 2
 }
 die() { printf 'run-scx-vm: error: %s\n' "$*" >&2; exit 1; }
@@ -113,7 +121,7 @@ source "$repo_root/bench/bench-lib.sh"
 quick=0 rounds="" modes_arg="off feedback scx scx+feedback"
 rate=1000 work_us=100 seconds="" warmup="" fanout=2 hog_threads=2
 interval=10ms cpus=2 build_dir="build/release" do_build=1 timeout_s="" offline=0
-save="" plot_dir="" log_file=""
+save="" plot_dir="" log_file="" nice_arg=""
 
 while [[ $# -gt 0 ]]; do
     case "$1" in
@@ -148,6 +156,8 @@ while [[ $# -gt 0 ]]; do
         --save=*)         save="${1#*=}"; shift ;;
         --plot-dir)       need_value "$1" $#; plot_dir="$2"; shift 2 ;;
         --plot-dir=*)     plot_dir="${1#*=}"; shift ;;
+        --nice)           need_value "$1" $#; nice_arg="$2"; shift 2 ;;
+        --nice=*)         nice_arg="${1#*=}"; shift ;;
         --log)            need_value "$1" $#; log_file="$2"; shift 2 ;;
         --log=*)          log_file="${1#*=}"; shift ;;
         -h|--help)        usage; exit 0 ;;
@@ -196,30 +206,46 @@ if [[ -n "$log_file" ]]; then
     [[ -d "$(dirname -- "$log_file")" ]] || bad_arg "--log $log_file: directory $(dirname -- "$log_file") does not exist"
 fi
 
+if [[ -z "$nice_arg" ]]; then
+    nice_arg=$( (( EUID == 0 )) && echo -20 || echo 0 )
+elif ! [[ "$nice_arg" =~ ^-?[0-9]+$ ]] || (( nice_arg < -20 || nice_arg > 19 )); then
+    bad_arg "--nice $nice_arg: expected -20..19"
+elif (( nice_arg < 0 && EUID != 0 )); then
+    bad_arg "--nice $nice_arg: a negative niceness needs root"
+fi
+
 all_modes=(off feedback scx scx+feedback)
 modes=()
 split_list modes "$modes_arg"
 [[ ${#modes[@]} -gt 0 ]] || bad_arg "--modes: empty list"
 seen=" "
+is_scx() { [[ "$(base_mode "$1")" == scx || "$(base_mode "$1")" == scx+feedback ]]; }
+# A mode's base: "scx@3ms" is scx with mnsched-scx --other_slice=3ms.
+base_mode() { printf '%s' "${1%%@*}"; }
 for m in "${modes[@]}"; do
-    case "$m" in off|feedback|scx|scx+feedback) ;; *) bad_arg "--modes: unknown mode '$m' (one of ${all_modes[*]})" ;; esac
+    case "$(base_mode "$m")" in off|feedback|scx|scx+feedback) ;; *) bad_arg "--modes: unknown mode '$m' (one of ${all_modes[*]}, the scx ones optionally with @SLICE)" ;; esac
+    if [[ "$m" == *@* ]]; then
+        is_scx "$m" || bad_arg "--modes: '$m': only scx and scx+feedback take @SLICE"
+        [[ "${m#*@}" =~ ^[1-9][0-9]*(us|ms|s)$ ]] || bad_arg "--modes: '$m': the slice must be a whole number of us, ms or s, like 3ms"
+    fi
     [[ "$seen" != *" $m "* ]] || bad_arg "--modes: '$m' is listed twice"
     seen+="$m "
 done
-# Keep the canonical order whatever the list's.
+# Keep the canonical order of the bases whatever the list's; variants of one base as given.
 ordered=()
-for m in "${all_modes[@]}"; do [[ "$seen" == *" $m "* ]] && ordered+=("$m"); done
+for b in "${all_modes[@]}"; do
+    for m in "${modes[@]}"; do [[ "$(base_mode "$m")" == "$b" ]] && ordered+=("$m"); done
+done
 modes=("${ordered[@]}")
 nmodes=${#modes[@]}
 
 kf_env() {
-    case "$1" in
+    case "$(base_mode "$1")" in
         off) echo off ;;
         feedback|scx+feedback) echo required,all ;;
         scx) echo required,telemetry ;;
     esac
 }
-is_scx() { [[ "$1" == scx || "$1" == scx+feedback ]]; }
 
 [[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
 build_dir="${build_dir%/}"
@@ -299,7 +325,9 @@ for item in $RUNS; do
   round=${item%%:*}
   mode=${item#*:}
   scx=0
-  case $mode in
+  slice=
+  case $mode in *@*) slice="--other_slice=${mode#*@}" ;; esac
+  case ${mode%%@*} in
     off) kf=off ;;
     feedback) kf=required,all ;;
     scx) kf=required,telemetry; scx=1 ;;
@@ -319,7 +347,7 @@ for item in $RUNS; do
   ops=
   if [ $scx = 1 ] && [ -z "$err" ]; then
     t=$(up)
-    "$SCX" --full --all --interval="$INTERVAL" --stats </dev/null >$d/scx.out 2>$d/scx.err &
+    "$SCX" --full --all --interval="$INTERVAL" --stats $slice </dev/null >$d/scx.out 2>$d/scx.err &
     scxpid=$!
     # Loading (the verifier) is slow under TCG.
     n=0
@@ -365,7 +393,7 @@ for item in $RUNS; do
   fi
   kill $hogpid 2>/dev/null
   wait $hogpid 2>/dev/null
-  echo "@run seq=$seq round=$round mode=$mode rc=${rc:-none} wall_s=${wall:-none} scx_rc=${scxrc:-none} ops=${ops:-none}"
+  echo "@run seq=$seq round=$round mode=$mode rc=${rc:-none} t0=${t0:-none} wall_s=${wall:-none} scx_rc=${scxrc:-none} ops=${ops:-none}"
   [ -z "$err" ] || echo "@error seq=$seq $err"
   prefix lat $d/lat.out 5
   prefix laterr $d/lat.err 40
@@ -407,7 +435,7 @@ if [[ -z "$timeout_s" ]]; then
 fi
 vm_args=(--no-install --timeout "$timeout_s" --cpus "$cpus"
          --with "$lat_bin" --with "$hog_bin" --with "$scx_bin" --with "$guest"
-         --cmd "sh $guest")
+         --cmd "sh $guest" --nice "$nice_arg" --host-wait "$tmp/hostwait")
 (( offline )) && vm_args+=(--offline)
 command_line="bench/run-scx-vm.sh${orig_args[*]:+ ${orig_args[*]}}"
 log "$nruns runs ($rounds round(s) of ${modes[*]}), service --rate $rate --work-us $work_us --fanout $fanout --seconds $seconds --warmup $warmup beside cpu_hog --threads $hog_threads, in one VM boot ($cpus vCPUs, TCG); about $(( est / 60 + 1 )) min, VM timeout ${timeout_s}s"
@@ -441,11 +469,35 @@ kernel="$(sed -n 's/^@info kernel=\([^ ]*\).*/\1/p' "$vm_out" | head -n 1)"
 guest_cpus="$(sed -n 's/^@info .* cpus=\([0-9]*\).*/\1/p' "$vm_out" | head -n 1)"
 procs=""
 failures=0
-fields=(p50_us p99_us p999_us max_us rps throughput_rps wall_s)
+fields=(p50_us p99_us p999_us max_us rps throughput_rps wall_s host_wait_pct)
 stat_names=(enq_run enq_other enq_spin direct_idle prev_cpu_idle kicks spin_yields slice_extensions dispatched_run dispatched_other dispatched_spin)
 
 # kv KEY LINE: the value of KEY=... in LINE.
 kv() { sed -n "s/.*[ @]$1=\\([^ ]*\\).*/\\1/p" <<<" $2" | head -n 1; }
+
+# The host's clock against the guest's: tests/vm/run.sh --host-wait's samples carry the
+# bytes of guest output so far, so the first sample that has the @info line dates it on
+# the host (to within a sample, 0.25 s); its boot_s is the guest's uptime then.
+guest_to_host=""
+info_end="$(grep -b -m 1 '^@info ' "$vm_out" | awk -F: '{ print $1 + length($0) - length($1) }')"
+boot_s="$(sed -n 's/^@info .* boot_s=\([0-9.]*\).*/\1/p' "$vm_out" | head -n 1)"
+if [[ -s "$tmp/hostwait" && -n "$info_end" && -n "$boot_s" ]]; then
+    guest_to_host="$(awk -v e="$info_end" -v b="$boot_s" '$3 >= e { printf "%.3f", $1 - b; exit }' "$tmp/hostwait")"
+fi
+# host_wait_pct T0 WALL: the share (%) of the guest's uptime span [T0 + warmup, T0 + WALL]
+# that qemu's threads waited for a host CPU, from the samples around it (linear between).
+host_wait_pct() {
+    [[ -n "$guest_to_host" ]] && is_num "$1" && is_num "$2" || return 0
+    awk -v a="$(awk -v o="$guest_to_host" -v t="$1" -v w="$warmup" 'BEGIN { printf "%.3f", o + t + w }')" \
+        -v b="$(awk -v o="$guest_to_host" -v t="$1" -v w="$2" 'BEGIN { printf "%.3f", o + t + w }')" '
+        function at(x,   i) {
+            if (x <= t[1]) return d[1]
+            for (i = 2; i <= n; i++) if (x <= t[i]) return d[i-1] + (d[i] - d[i-1]) * (x - t[i-1]) / (t[i] - t[i-1])
+            return d[n]
+        }
+        { n++; t[n] = $1; d[n] = $2 }
+        END { if (n < 2 || b <= a || b > t[n] + 1) exit; printf "%.1f", (at(b) - at(a)) / 1e9 / (b - a) * 100 }' "$tmp/hostwait"
+}
 
 for (( s = 1; s <= nruns; s++ )); do
     item="${run_list[$((s - 1))]}"
@@ -466,6 +518,7 @@ for (( s = 1; s <= nruns; s++ )); do
         n="$(kv n "$lat")"
         val["$m $r throughput_rps"]="$(awk -v n="$n" -v s="$seconds" -v mx="${val["$m $r max_us"]}" 'BEGIN { printf "%.1f", n / (s + mx / 1e6) }')"
         val["$m $r wall_s"]="$(kv wall_s "$runline")"
+        val["$m $r host_wait_pct"]="$(host_wait_pct "$(kv t0 "$runline")" "${val["$m $r wall_s"]}")"
     fi
     if is_scx "$m"; then
         st="$(sed -n "s/^@scxstats seq=$s //p" "$vm_out")"
@@ -481,9 +534,9 @@ for (( s = 1; s <= nruns; s++ )); do
         awk -v s="$s" '$1 == "@run" { on = ($2 == "seq=" s) } on && ($1 == "@laterr" || $1 == "@scxerr")' "$vm_out" \
             | sed 's/^@[a-z]* /  | /' | head -n 60
     else
-        printf '%-13s round %d: p50 %8s us  p99 %8s us  p999 %8s us  max %8s us  throughput %7s/s  (wall %s s)\n' \
+        printf '%-13s round %d: p50 %8s us  p99 %8s us  p999 %8s us  max %8s us  throughput %7s/s  (wall %s s, host wait %s%%)\n' \
             "$m" "$r" "${val["$m $r p50_us"]}" "${val["$m $r p99_us"]}" "${val["$m $r p999_us"]}" \
-            "${val["$m $r max_us"]}" "${val["$m $r throughput_rps"]}" "${val["$m $r wall_s"]}"
+            "${val["$m $r max_us"]}" "${val["$m $r throughput_rps"]}" "${val["$m $r wall_s"]}" "${val["$m $r host_wait_pct"]:-?}"
     fi
 done
 
@@ -495,23 +548,25 @@ stats() {
         is_num "${val["$1 $r $2"]:-}" && printf '%s\n' "${val["$1 $r $2"]}"
     done | summarize_values
 }
+# cell MODE FIELD [DIGITS]: "median [min..max]", DIGITS decimals (default 0).
 cell() {
-    local md lo hi _sp cnt _l
+    local md lo hi _sp cnt _l f="%.${3:-0}f"
     read -r md lo hi _sp cnt _l <<<"$(stats "$1" "$2")"
-    if (( cnt == 0 )); then printf 'FAIL'; elif (( cnt == 1 )); then printf '%.0f' "$md"; else printf '%.0f [%.0f..%.0f]' "$md" "$lo" "$hi"; fi
+    # shellcheck disable=SC2059
+    if (( cnt == 0 )); then printf 'FAIL'; elif (( cnt == 1 )); then printf "$f" "$md"; else printf "$f [$f..$f]" "$md" "$lo" "$hi"; fi
 }
 
 echo
 printf 'kernel %s, %s vCPUs (qemu TCG, one boot), procs=%s; latency_service --rate %s --work-us %s --fanout %s --seconds %s --warmup %s beside cpu_hog --threads %s\n' \
     "${kernel:-?}" "${guest_cpus:-?}" "${procs:-?}" "$rate" "$work_us" "$fanout" "$seconds" "$warmup" "$hog_threads"
 printf 'median [min..max] of %d round(s):\n' "$rounds"
-fmt='%-13s %-24s %-24s %-24s %-22s\n'
+fmt='%-17s %-24s %-24s %-24s %-22s %s\n'
 # shellcheck disable=SC2059
-printf "$fmt" mode "p50 us" "p99 us" "p999 us" "throughput req/s"
+printf "$fmt" mode "p50 us" "p99 us" "p999 us" "throughput req/s" "host wait %"
 best="" best_p99=""
 for m in "${modes[@]}"; do
     # shellcheck disable=SC2059
-    printf "$fmt" "$m" "$(cell "$m" p50_us)" "$(cell "$m" p99_us)" "$(cell "$m" p999_us)" "$(cell "$m" throughput_rps)"
+    printf "$fmt" "$m" "$(cell "$m" p50_us)" "$(cell "$m" p99_us)" "$(cell "$m" p999_us)" "$(cell "$m" throughput_rps)" "$(cell "$m" host_wait_pct 1)"
     read -r md _ _ _ cnt _ <<<"$(stats "$m" p99_us)"
     if (( cnt > 0 )) && { [[ -z "$best" ]] || awk -v a="$md" -v b="$best_p99" 'BEGIN { exit !(a < b) }'; }; then
         best="$m" best_p99="$md"

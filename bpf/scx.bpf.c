@@ -5,9 +5,9 @@
  * of M doing the program's work; an M without a P is about to park, is in a blocking
  * system call, or is looking for work (spinning). CFS sees them all alike and lets a
  * spinner or an idle M delay a P-holder. This scheduler orders them with three shared
- * queues (mn_scx.h): RUN (P-holders running a G, and Ms just woken, which are usually
- * woken to take a P), OTHER (everything else it schedules) and SPIN (spinning Ms), taken
- * in that order, and reads the runtime's own view of each M from the hints it writes
+ * queues (mn_scx.h): RUN (P-holders outside blocking calls, whether running a G or
+ * between two, and Ms just woken, which are usually woken to take a P), OTHER (everything
+ * else it schedules) and SPIN (spinning Ms), taken in that order, and reads the runtime's own view of each M from the hints it writes
  * (mn_telemetry.h: p, g, spinning, blocking, in_critical) through maps it shares.
  *
  * One object, two modes: the struct_ops maps `mnsched` (SCX_OPS_SWITCH_PARTIAL: only the
@@ -75,6 +75,13 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set before load: the possible CPUs (libbpf_num_possible_cpus), which bounds the scans. */
 const volatile __u32 nr_cpus = 1;
+/* Set before load: the slice of class OTHER (mnsched-scx --other_slice). In full mode that
+ * is every task of the system that is not an M: a CPU hog there keeps a CPU for a whole
+ * slice from the Ms that get no kick (neither woken nor holding a P) and from every other
+ * task. The kernel's default, SCX_SLICE_DFL (20 ms), is what scx_simple uses; 3 ms, near
+ * the fair class's own slices, gave the evaluation lower p50 and p99 at the same
+ * throughput (docs/kernel-feedback.md, "sched_ext: evaluation in the VM"). */
+const volatile __u64 other_slice_ns = 3ULL * 1000 * 1000;
 
 #define MN_SPIN_SLICE (200ULL * 1000)       /* a spinner gives way at least this often */
 #define MN_CRIT_EXTENSION (100ULL * 1000)   /* added to an expiring slice in a critical section */
@@ -219,8 +226,10 @@ static __always_inline bool m_spinning(struct mn_m_hints *h) {
   return h && HINT(h, spinning);
 }
 
-static __always_inline bool m_runs_g(struct mn_m_hints *h) {
-  return h && HINT(h, p) >= 0 && HINT(h, g) != 0 && !HINT(h, blocking);
+/* Holds a P and is not in a blocking call: running a G, or between two in the scheduler,
+ * where a preemption holds up the P's whole local queue just the same. */
+static __always_inline bool m_holds_p(struct mn_m_hints *h) {
+  return h && HINT(h, p) >= 0 && !HINT(h, blocking);
 }
 
 /* The queue an M or task belongs in. A woken M that is not spinning is usually woken to
@@ -229,12 +238,13 @@ static __always_inline bool m_runs_g(struct mn_m_hints *h) {
 static __always_inline enum mn_scx_class classify(struct mn_m_hints *h, bool woken) {
   if (!h) return mn_scx_other;
   if (m_spinning(h)) return mn_scx_spin;
-  if (m_runs_g(h) || woken) return mn_scx_run;
+  if (m_holds_p(h) || woken) return mn_scx_run;
   return mn_scx_other;
 }
 
 static __always_inline __u64 slice_of(enum mn_scx_class cls) {
-  return cls == mn_scx_spin ? MN_SPIN_SLICE : SCX_SLICE_DFL;
+  if (cls == mn_scx_spin) return MN_SPIN_SLICE;
+  return cls == mn_scx_other ? other_slice_ns : SCX_SLICE_DFL;
 }
 
 static __always_inline void insert(struct task_struct *p, __u64 dsq, __u64 slice, __u64 flags) {
@@ -296,7 +306,7 @@ static long kick_scan_one(__u32 i, void *data) {
     k->spin_cpu = cpu;
     return 1; /* the best there is */
   }
-  if (tgid != k->tgid && !m_runs_g(h) && k->other_cpu < 0) k->other_cpu = cpu;
+  if (tgid != k->tgid && !m_holds_p(h) && k->other_cpu < 0) k->other_cpu = cpu;
   return 0;
 }
 
@@ -374,7 +384,7 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
       if (s) s->enq_spin++;
       break;
     default:
-      insert(p, MN_SCX_DSQ_OTHER, SCX_SLICE_DFL, enq_flags);
+      insert(p, MN_SCX_DSQ_OTHER, other_slice_ns, enq_flags);
       if (s) s->enq_other++;
       break;
   }

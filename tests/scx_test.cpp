@@ -301,6 +301,7 @@ TEST(ScxTool, BadUsageExitsWithCode2AndSaysWhat) {
       {"abc", "\"abc\" is not a process id"},
       {"--all 1", "--all takes no pids"},
       {"--interval=1ms 1", "--interval=1ms: must be from 10ms to 1h"},
+      {"--other_slice=5us 1", "--other_slice=5us: must be from 100us to 1s"},
       {"--nonsense 1", "usage: mnsched-scx"},
   };
   for (const Case& c : cases) {

@@ -1,7 +1,8 @@
 // mnsched-scx: runs mnsched's sched_ext scheduler (bpf/scx.bpf.c) for several runtime
 // processes at once, from outside them.
 //
-//   mnsched-scx [--full] [--stats] [--interval=1s] [--duration=0] (--all | <pid>...)
+//   mnsched-scx [--full] [--other_slice=3ms] [--stats] [--interval=1s] [--duration=0]
+//               (--all | <pid>...)
 //
 // A runtime with kernel feedback on pins its telemetry maps in /sys/fs/bpf/mnsched/<pid>/
 // (bpf/mn_telemetry.h). mnsched-scx loads the scheduler, enters each runtime's tracked,
@@ -11,7 +12,10 @@
 // runtime that ended is dropped, and with --all a runtime that started is taken on.
 // --full schedules every task of the system (ops "mnsched_all"), for experiments: then
 // a CPU hog of another program competes with the Ms inside the scheduler, not from the
-// fair class above it.
+// fair class above it. --other_slice sets the slice of the tasks the scheduler ranks last
+// but for spinners (class OTHER: in full mode every task that is not an M, and the Ms that
+// neither hold a P nor were just woken); 3 ms by default, the kernel's 20 ms being long
+// enough to delay those Ms behind a CPU hog by as much (docs/kernel-feedback.md).
 //
 // It stops at SIGINT or SIGTERM, after --duration, or when the kernel ejects the
 // scheduler (then it prints the kernel's reason and exits 1). On the way out it gives
@@ -56,6 +60,8 @@ namespace mn::detail {
 
 ABSL_FLAG(bool, all, false, "serve every runtime that pins its maps, now and later");
 ABSL_FLAG(bool, full, false, "schedule every task of the system (ops mnsched_all), not only the Ms");
+ABSL_FLAG(absl::Duration, other_slice, absl::Milliseconds(3),
+          "the slice of class OTHER (tasks that are not Ms, and Ms without a P), 100us to 1s");
 ABSL_FLAG(bool, stats, false, "print the scheduler's counters every --interval");
 ABSL_FLAG(absl::Duration, interval, absl::Seconds(1),
           "how often to look for new Ms and runtimes (and print --stats); 10ms to 1h");
@@ -69,7 +75,7 @@ using mn::detail::mn_scx_stats;
 using mn::detail::ScxScheduler;
 
 constexpr const char* kUsageLine =
-    "usage: mnsched-scx [--full] [--stats] [--interval=DURATION] [--duration=DURATION] "
+    "usage: mnsched-scx [--full] [--other_slice=DURATION] [--stats] [--interval=DURATION] [--duration=DURATION] "
     "(--all | <pid>...)";
 constexpr const char* kPinRoot = "/sys/fs/bpf/mnsched";
 
@@ -203,6 +209,10 @@ int main(int argc, char** argv) {
   if (interval < absl::Milliseconds(10) || interval > absl::Hours(1)) {
     return usage(absl::StrFormat("--interval=%s: must be from 10ms to 1h", absl::FormatDuration(interval)));
   }
+  absl::Duration other_slice = absl::GetFlag(FLAGS_other_slice);
+  if (other_slice < absl::Microseconds(100) || other_slice > absl::Seconds(1)) {
+    return usage(absl::StrFormat("--other_slice=%s: must be from 100us to 1s", absl::FormatDuration(other_slice)));
+  }
   if (duration < absl::ZeroDuration()) {
     return usage(absl::StrFormat("--duration=%s: must not be negative", absl::FormatDuration(duration)));
   }
@@ -221,7 +231,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   auto mode = absl::GetFlag(FLAGS_full) ? mn::detail::ScxMode::kFull : mn::detail::ScxMode::kPartial;
-  absl::StatusOr<std::unique_ptr<ScxScheduler>> loaded = ScxScheduler::Load(mode);
+  absl::StatusOr<std::unique_ptr<ScxScheduler>> loaded = ScxScheduler::Load(mode, static_cast<uint64_t>(absl::ToInt64Nanoseconds(other_slice)));
   if (!loaded.ok()) {
     std::fprintf(stderr, "mnsched-scx: cannot load the scheduler: %s\n",
                  std::string(loaded.status().message()).c_str());

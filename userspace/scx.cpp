@@ -141,7 +141,7 @@ std::string ScxScheduler::Preflight() {
   return "";
 }
 
-absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode mode) {
+absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode mode, uint64_t other_slice_ns) {
   if (std::string why = Preflight(); !why.empty()) return absl::FailedPreconditionError(why);
   const char* debug = std::getenv("MN_SCX_DEBUG");
   bool echo = debug != nullptr && debug[0] != 0 && std::strcmp(debug, "0") != 0;
@@ -160,6 +160,7 @@ absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode mode) {
   constexpr int kMaxCpus = sizeof(mn_scx_bpf::mn_scx_bpf__bss::cpu_run) / sizeof(mn_cpu_run);
   if (ncpus > kMaxCpus) ncpus = kMaxCpus;
   s->skel_->rodata->nr_cpus = static_cast<__u32>(ncpus);
+  if (other_slice_ns != 0) s->skel_->rodata->other_slice_ns = other_slice_ns;
 
   bpf_map* ops = mode == ScxMode::kPartial ? s->skel_->maps.mnsched : s->skel_->maps.mnsched_all;
   bpf_map* unused = mode == ScxMode::kPartial ? s->skel_->maps.mnsched_all : s->skel_->maps.mnsched;
@@ -290,7 +291,7 @@ mn_scx_stats ScxScheduler::Stats() const {
 
 std::string ScxScheduler::Preflight() { return "mnsched was built without BPF"; }
 
-absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode) {
+absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode, uint64_t) {
   return absl::UnimplementedError(
       "built without BPF (MN_WITH_BPF=OFF, or no kernel BTF on the "
       "build machine)");

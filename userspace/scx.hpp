@@ -47,8 +47,9 @@ class ScxScheduler {
 
   // Loads and attaches the scheduler ("mnsched" in partial mode, "mnsched_all" in full).
   // With MN_SCX_DEBUG=1 in the environment, libbpf's messages (the verifier's log on a
-  // failure) go to stderr.
-  static absl::StatusOr<std::unique_ptr<ScxScheduler>> Load(ScxMode mode);
+  // failure) go to stderr. `other_slice_ns` is the slice of the tasks it ranks OTHER
+  // (bpf/scx.bpf.c); 0 keeps the scheduler's default (3 ms).
+  static absl::StatusOr<std::unique_ptr<ScxScheduler>> Load(ScxMode mode, uint64_t other_slice_ns = 0);
   ~ScxScheduler();
   ScxScheduler(const ScxScheduler&) = delete;
   ScxScheduler& operator=(const ScxScheduler&) = delete;

@@ -48,6 +48,12 @@ messages go to stderr; the exit status is the guest's.
   --cpus N            guest CPUs (default 2)
   --mem MB            guest memory (default 2048)
   --append ARGS       extra kernel command-line arguments
+  --nice N            run qemu at this niceness (-20..19; below 0 needs root), so that the host's
+                      other work delays the emulation less (for measurements)
+  --host-wait FILE    while qemu runs, write a line every 0.25 s to FILE: the host's time (s), the
+                      nanoseconds qemu's threads have waited for a host CPU so far (schedstat), and
+                      the bytes of guest output so far; a measurement inside the guest can then be
+                      checked for host contention over its own span
   --keep              keep the work directory (initramfs, console log) even on success
   -h, --help          this text
 
@@ -80,6 +86,8 @@ CPUS=2
 MEM=2048
 APPEND=
 KEEP=0
+NICE=
+HOST_WAIT=
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
@@ -93,7 +101,7 @@ while [[ $# -gt 0 ]]; do
     has_val=1
   fi
   case $opt in
-    --cmd | --with | --env | --expect-state | --timeout | --skip-code | --dump-btf | --cpus | --mem | --append)
+    --cmd | --with | --env | --expect-state | --timeout | --skip-code | --dump-btf | --cpus | --mem | --append | --nice | --host-wait)
       if [[ $has_val -eq 0 ]]; then
         [[ $# -ge 2 ]] || bad_args "$opt needs a value"
         val=$2
@@ -149,6 +157,17 @@ while [[ $# -gt 0 ]]; do
       MEM=$val
       ;;
     --append) APPEND=$val ;;
+    --nice)
+      [[ $val =~ ^-?[0-9]+$ && $val -ge -20 && $val -le 19 ]] || bad_args "--nice '$val': expected -20..19"
+      [[ $val -ge 0 || $EUID -eq 0 ]] || bad_args "--nice $val: a negative niceness needs root"
+      NICE=$val
+      ;;
+    --host-wait)
+      [[ -n $val ]] || bad_args "--host-wait needs a file name"
+      [[ -d $(dirname -- "$val") ]] || bad_args "--host-wait $val: directory $(dirname -- "$val") does not exist"
+      [[ ! -d $val ]] || bad_args "--host-wait $val: is a directory"
+      HOST_WAIT=$val
+      ;;
     --offline) OFFLINE=1 ;;
     --refresh) REFRESH=1 ;;
     --no-install) NO_INSTALL=1 ;;
@@ -457,6 +476,8 @@ CONSOLE=$WORK/console.log
 keep_work=$KEEP
 # shellcheck disable=SC2317  # called by the trap
 cleanup() {
+  # qemu runs in the background (see host_wait): stopped here, it does not outlive us.
+  [[ -z ${tpid:-} ]] || kill "$tpid" 2>/dev/null || true
   if [[ $keep_work -eq 0 ]]; then
     rm -rf "$WORK"
   else
@@ -464,6 +485,9 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 ROOTFS=$WORK/root
 mkdir -p "$ROOTFS"/{usr/bin,usr/sbin,usr/lib,proc,sys,dev,tmp,run,etc,root,mn}
@@ -663,11 +687,55 @@ QEMU=(
   -chardev "file,id=status,path=$WORK/status" -device virtserialport,chardev=status,name=status
   -chardev "file,id=blob,path=$WORK/blob" -device virtserialport,chardev=blob,name=blob
 )
-say "booting kernel $VERSION (timeout ${TIMEOUT}s)"
+# With autogroup scheduling (kernel.sched_autogroup_enabled) a niceness only ranks tasks of
+# one session: a build in another session's group gets as much CPU as qemu whatever their
+# nice values (seen: qemu's TCG thread waited 40% of the time at nice -10). So qemu gets a
+# session of its own, and its group the niceness too (below).
+[[ -z $NICE ]] || QEMU=(setsid nice -n "$NICE" "${QEMU[@]}")
+
+# host_wait QEMU_PID: the --host-wait lines until qemu ends. run_delay (schedstat's second
+# field) is summed over qemu's threads; a thread that ended takes its share with it, which
+# only the I/O helpers do, and they hardly wait.
+host_wait() {
+  local pid=$1 t sum f d
+  : >"$HOST_WAIT"
+  while kill -0 "$pid" 2>/dev/null; do
+    t=$(date +%s.%N)
+    sum=0
+    for f in /proc/"$pid"/task/*/schedstat; do
+      read -r _ d _ <"$f" 2>/dev/null && sum=$((sum + d))
+    done
+    printf '%s %s %s\n' "$t" "$sum" "$(stat -c %s "$WORK/out")" >>"$HOST_WAIT"
+    sleep 0.25
+  done
+}
+
+say "booting kernel $VERSION (timeout ${TIMEOUT}s${NICE:+, nice $NICE})"
 t0=$(date +%s.%N)
 set +e
-timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$WORK/qemu.log" 2>&1
+timeout --kill-after=10 "$TIMEOUT" "${QEMU[@]}" </dev/null >"$WORK/qemu.log" 2>&1 &
+tpid=$!
+hpid=
+qpid=
+if [[ -n $HOST_WAIT || -n $NICE ]]; then
+  # qemu is timeout's child (setsid and nice exec it); wait for it to exist.
+  for _ in $(seq 100); do
+    qpid=$(pgrep -P "$tpid" | head -n 1)
+    [[ -z $qpid ]] || break
+    sleep 0.05
+  done
+fi
+if [[ -n $qpid && -n $NICE && -w /proc/$qpid/autogroup ]]; then
+  echo "$NICE" >"/proc/$qpid/autogroup" 2>/dev/null || say "warning: could not set the niceness of qemu's autogroup to $NICE"
+fi
+if [[ -n $qpid && -n $HOST_WAIT ]]; then
+  host_wait "$qpid" &
+  hpid=$!
+fi
+wait "$tpid"
 qrc=$?
+tpid=
+[[ -z $hpid ]] || wait "$hpid"
 set -e
 t1=$(date +%s.%N)
 elapsed=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
