@@ -1,5 +1,5 @@
 # shellcheck shell=bash disable=SC2154  # repo_root, build_dir and preset_dir are the caller's
-# Shell helpers shared by the benchmark drivers (bench/run-*.sh).
+# Shell helpers shared by the benchmark drivers bench/run-*.sh.
 # Sourced, not run. The caller sets repo_root (the repository), build_dir (an absolute
 # CMake build dir) and preset_dir ("$repo_root/build/release"), and defines log MSG (to
 # stderr) and die MSG (log and exit 1).
@@ -7,6 +7,40 @@
 # --- command lines (bad_arg MSG is the caller's: it prints MSG and the usage, exits 2) ----
 
 need_value() { [[ "$2" -ge 2 ]] || bad_arg "$1 needs a value"; }
+# parse_opts SPEC ARGS...: sets the caller's variables from the options ARGS, as SPEC
+# says, a line per option:
+#   --name =var         --name VALUE or --name=VALUE sets var to VALUE
+#   --name var=VALUE    --name (no value) sets var to VALUE
+# -h/--help prints the caller's usage and exits 0; anything else is bad_arg (exit 2).
+parse_opts() {
+    local spec="$1" arg opt val has opt_s set_s found
+    shift
+    while (( $# )); do
+        arg="$1"
+        shift
+        case "$arg" in -h|--help) usage; exit 0 ;; esac
+        opt="${arg%%=*}" val="" has=0
+        if [[ "$arg" == *=* ]]; then val="${arg#*=}" has=1; fi
+        found=0
+        while read -r opt_s set_s; do
+            [[ -n "$opt_s" && "$opt_s" == "$opt" ]] || continue
+            found=1
+            if [[ "$set_s" == =* ]]; then
+                if (( !has )); then
+                    need_value "$opt" $(( $# + 1 ))
+                    val="$1"
+                    shift
+                fi
+                printf -v "${set_s#=}" '%s' "$val"
+            else
+                (( !has )) || bad_arg "$opt takes no value (got '$arg')"
+                printf -v "${set_s%%=*}" '%s' "${set_s#*=}"
+            fi
+            break
+        done <<<"$spec"
+        (( found )) || bad_arg "unknown argument '$arg'"
+    done
+}
 is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
 # split_list VAR TEXT: the words of TEXT, separated by commas or blanks, into array VAR.
 split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }

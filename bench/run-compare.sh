@@ -142,27 +142,15 @@ timeout_s=""
 save=""
 
 # need_value OPT ARGC: OPT takes a value; there must be one.
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --procs)       need_value "$1" $#; procs_arg="$2"; shift 2 ;;
-        --procs=*)     procs_arg="${1#*=}"; shift ;;
-        --runs)        need_value "$1" $#; runs="$2"; shift 2 ;;
-        --runs=*)      runs="${1#*=}"; shift ;;
-        --quick)       quick=1; shift ;;
-        --only)        need_value "$1" $#; only="$2"; shift 2 ;;
-        --only=*)      only="${1#*=}"; shift ;;
-        --build-dir)   need_value "$1" $#; build_dir="$2"; shift 2 ;;
-        --build-dir=*) build_dir="${1#*=}"; shift ;;
-        --systems)     need_value "$1" $#; systems_arg="$2"; shift 2 ;;
-        --systems=*)   systems_arg="${1#*=}"; shift ;;
-        --timeout)     need_value "$1" $#; timeout_s="$2"; shift 2 ;;
-        --timeout=*)   timeout_s="${1#*=}"; shift ;;
-        --save)        need_value "$1" $#; save="$2"; shift 2 ;;
-        --save=*)      save="${1#*=}"; shift ;;
-        -h|--help)     usage; exit 0 ;;
-        *)             bad_arg "unknown argument '$1'" ;;
-    esac
-done
+parse_opts '
+    --procs      =procs_arg
+    --runs       =runs
+    --quick      quick=1
+    --only       =only
+    --build-dir  =build_dir
+    --systems    =systems_arg
+    --timeout    =timeout_s
+    --save       =save' "$@"
 
 
 # split_list VAR STRING: STRING's comma- or blank-separated words into array VAR.

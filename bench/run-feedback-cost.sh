@@ -115,30 +115,17 @@ switch_n=""
 switch_rounds=""
 switch_cost=1
 
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --procs)           need_value "$1" $#; procs_arg="$2"; shift 2 ;;
-        --procs=*)         procs_arg="${1#*=}"; shift ;;
-        --runs)            need_value "$1" $#; runs="$2"; shift 2 ;;
-        --runs=*)          runs="${1#*=}"; shift ;;
-        --quick)           quick=1; shift ;;
-        --only)            need_value "$1" $#; only="$2"; shift 2 ;;
-        --only=*)          only="${1#*=}"; shift ;;
-        --build-dir)       need_value "$1" $#; build_dir="$2"; shift 2 ;;
-        --build-dir=*)     build_dir="${1#*=}"; shift ;;
-        --timeout)         need_value "$1" $#; timeout_s="$2"; shift 2 ;;
-        --timeout=*)       timeout_s="${1#*=}"; shift ;;
-        --save)            need_value "$1" $#; save="$2"; shift 2 ;;
-        --save=*)          save="${1#*=}"; shift ;;
-        --switch-n)        need_value "$1" $#; switch_n="$2"; shift 2 ;;
-        --switch-n=*)      switch_n="${1#*=}"; shift ;;
-        --switch-rounds)   need_value "$1" $#; switch_rounds="$2"; shift 2 ;;
-        --switch-rounds=*) switch_rounds="${1#*=}"; shift ;;
-        --no-switch-cost)  switch_cost=0; shift ;;
-        -h|--help)         usage; exit 0 ;;
-        *)                 bad_arg "unknown argument '$1'" ;;
-    esac
-done
+parse_opts '
+    --procs           =procs_arg
+    --runs            =runs
+    --quick           quick=1
+    --only            =only
+    --build-dir       =build_dir
+    --timeout         =timeout_s
+    --save            =save
+    --switch-n        =switch_n
+    --switch-rounds   =switch_rounds
+    --no-switch-cost  switch_cost=0' "$@"
 
 
 split_list procs_list "$procs_arg"

@@ -148,53 +148,30 @@ do_latency=1 hog_baseline=1 do_sweep=1 do_oversub=1
 build_dir="build/release"
 timeout_s="" save="" plot_dir=""
 
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --quick)             quick=1; shift ;;
-        --runs)              need_value "$1" $#; runs="$2"; shift 2 ;;
-        --runs=*)            runs="${1#*=}"; shift ;;
-        --procs)             need_value "$1" $#; procs="$2"; shift 2 ;;
-        --procs=*)           procs="${1#*=}"; shift ;;
-        --configs)           need_value "$1" $#; configs_arg="$2"; shift 2 ;;
-        --configs=*)         configs_arg="${1#*=}"; shift ;;
-        --rate)              need_value "$1" $#; rate="$2"; shift 2 ;;
-        --rate=*)            rate="${1#*=}"; shift ;;
-        --seconds)           need_value "$1" $#; seconds="$2"; shift 2 ;;
-        --seconds=*)         seconds="${1#*=}"; shift ;;
-        --warmup)            need_value "$1" $#; warmup="$2"; shift 2 ;;
-        --warmup=*)          warmup="${1#*=}"; shift ;;
-        --work-us)           need_value "$1" $#; work_us="$2"; shift 2 ;;
-        --work-us=*)         work_us="${1#*=}"; shift ;;
-        --fanout)            need_value "$1" $#; fanout="$2"; shift 2 ;;
-        --fanout=*)          fanout="${1#*=}"; shift ;;
-        --hog-threads)       need_value "$1" $#; hog_threads="$2"; shift 2 ;;
-        --hog-threads=*)     hog_threads="${1#*=}"; shift ;;
-        --sweep)             need_value "$1" $#; sweep_arg="$2"; shift 2 ;;
-        --sweep=*)           sweep_arg="${1#*=}"; shift ;;
-        --sweep-runs)        need_value "$1" $#; sweep_runs="$2"; shift 2 ;;
-        --sweep-runs=*)      sweep_runs="${1#*=}"; shift ;;
-        --only)              need_value "$1" $#; only="$2"; shift 2 ;;
-        --only=*)            only="${1#*=}"; shift ;;
-        --oversub-configs)   need_value "$1" $#; oversub_configs_arg="$2"; shift 2 ;;
-        --oversub-configs=*) oversub_configs_arg="${1#*=}"; shift ;;
-        --oversub-runs)      need_value "$1" $#; oversub_runs="$2"; shift 2 ;;
-        --oversub-runs=*)    oversub_runs="${1#*=}"; shift ;;
-        --no-latency)        do_latency=0; shift ;;
-        --no-hog-baseline)   hog_baseline=0; shift ;;
-        --no-sweep)          do_sweep=0; shift ;;
-        --no-oversub)        do_oversub=0; shift ;;
-        --build-dir)         need_value "$1" $#; build_dir="$2"; shift 2 ;;
-        --build-dir=*)       build_dir="${1#*=}"; shift ;;
-        --timeout)           need_value "$1" $#; timeout_s="$2"; shift 2 ;;
-        --timeout=*)         timeout_s="${1#*=}"; shift ;;
-        --save)              need_value "$1" $#; save="$2"; shift 2 ;;
-        --save=*)            save="${1#*=}"; shift ;;
-        --plot-dir)          need_value "$1" $#; plot_dir="$2"; shift 2 ;;
-        --plot-dir=*)        plot_dir="${1#*=}"; shift ;;
-        -h|--help)           usage; exit 0 ;;
-        *)                   bad_arg "unknown argument '$1'" ;;
-    esac
-done
+parse_opts '
+    --quick            quick=1
+    --runs             =runs
+    --procs            =procs
+    --configs          =configs_arg
+    --rate             =rate
+    --seconds          =seconds
+    --warmup           =warmup
+    --work-us          =work_us
+    --fanout           =fanout
+    --hog-threads      =hog_threads
+    --sweep            =sweep_arg
+    --sweep-runs       =sweep_runs
+    --only             =only
+    --oversub-configs  =oversub_configs_arg
+    --oversub-runs     =oversub_runs
+    --no-latency       do_latency=0
+    --no-hog-baseline  hog_baseline=0
+    --no-sweep         do_sweep=0
+    --no-oversub       do_oversub=0
+    --build-dir        =build_dir
+    --timeout          =timeout_s
+    --save             =save
+    --plot-dir         =plot_dir' "$@"
 
 # pos_int_or_default VAR OPT QUICK_DEFAULT FULL_DEFAULT: VAR's value checked, or the default.
 pos_int_or_default() {

@@ -110,37 +110,20 @@ load_cpus=""
 build_dir="build/release"
 save=""
 
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --procs)        need_value "$1" $#; procs_arg="$2"; shift 2 ;;
-        --procs=*)      procs_arg="${1#*=}"; shift ;;
-        --runs)         need_value "$1" $#; runs="$2"; shift 2 ;;
-        --runs=*)       runs="${1#*=}"; shift ;;
-        --quick)        quick=1; shift ;;
-        --only)         need_value "$1" $#; only="$2"; shift 2 ;;
-        --only=*)       only="${1#*=}"; shift ;;
-        --systems)      need_value "$1" $#; systems_arg="$2"; shift 2 ;;
-        --systems=*)    systems_arg="${1#*=}"; shift ;;
-        --duration)     need_value "$1" $#; duration="$2"; shift 2 ;;
-        --duration=*)   duration="${1#*=}"; shift ;;
-        --warmup)       need_value "$1" $#; warmup="$2"; shift 2 ;;
-        --warmup=*)     warmup="${1#*=}"; shift ;;
-        --http-conns)   need_value "$1" $#; http_conns_arg="$2"; shift 2 ;;
-        --http-conns=*) http_conns_arg="${1#*=}"; shift ;;
-        --echo-conns)   need_value "$1" $#; echo_conns="$2"; shift 2 ;;
-        --echo-conns=*) echo_conns="${1#*=}"; shift ;;
-        --server-cpus)  need_value "$1" $#; server_cpus="$2"; shift 2 ;;
-        --server-cpus=*) server_cpus="${1#*=}"; shift ;;
-        --load-cpus)    need_value "$1" $#; load_cpus="$2"; shift 2 ;;
-        --load-cpus=*)  load_cpus="${1#*=}"; shift ;;
-        --build-dir)    need_value "$1" $#; build_dir="$2"; shift 2 ;;
-        --build-dir=*)  build_dir="${1#*=}"; shift ;;
-        --save)         need_value "$1" $#; save="$2"; shift 2 ;;
-        --save=*)       save="${1#*=}"; shift ;;
-        -h|--help)      usage; exit 0 ;;
-        *)              bad_arg "unknown argument '$1'" ;;
-    esac
-done
+parse_opts '
+    --procs        =procs_arg
+    --runs         =runs
+    --quick        quick=1
+    --only         =only
+    --systems      =systems_arg
+    --duration     =duration
+    --warmup       =warmup
+    --http-conns   =http_conns_arg
+    --echo-conns   =echo_conns
+    --server-cpus  =server_cpus
+    --load-cpus    =load_cpus
+    --build-dir    =build_dir
+    --save         =save' "$@"
 
 # (split_list assigns these.)
 procs_list=() http_conns=() only_words=() sys_words=()

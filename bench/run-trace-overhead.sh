@@ -75,7 +75,7 @@ log() { printf 'run-trace-overhead: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# configure_tree, tree_targets, build_targets, summarize_values, is_num, field, exit_why,
+# parse_opts, configure_tree, build_targets, summarize_values, is_num, field, exit_why,
 # fail_run, paired, case_stats, unit, median_cell, verdict, json_str, json_num
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
@@ -96,29 +96,16 @@ timeout_s=""
 save=""
 trace_dir="${TMPDIR:-/tmp}"
 
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --procs)       need_value "$1" $#; procs_arg="$2"; shift 2 ;;
-        --procs=*)     procs_arg="${1#*=}"; shift ;;
-        --runs)        need_value "$1" $#; runs="$2"; shift 2 ;;
-        --runs=*)      runs="${1#*=}"; shift ;;
-        --quick)       quick=1; shift ;;
-        --only)        need_value "$1" $#; only="$2"; shift 2 ;;
-        --only=*)      only="${1#*=}"; shift ;;
-        --ring-mib)    need_value "$1" $#; ring_mib="$2"; shift 2 ;;
-        --ring-mib=*)  ring_mib="${1#*=}"; shift ;;
-        --build-dir)   need_value "$1" $#; build_dir="$2"; shift 2 ;;
-        --build-dir=*) build_dir="${1#*=}"; shift ;;
-        --timeout)     need_value "$1" $#; timeout_s="$2"; shift 2 ;;
-        --timeout=*)   timeout_s="${1#*=}"; shift ;;
-        --save)        need_value "$1" $#; save="$2"; shift 2 ;;
-        --save=*)      save="${1#*=}"; shift ;;
-        --trace-dir)   need_value "$1" $#; trace_dir="$2"; shift 2 ;;
-        --trace-dir=*) trace_dir="${1#*=}"; shift ;;
-        -h|--help)     usage; exit 0 ;;
-        *)             bad_arg "unknown argument '$1'" ;;
-    esac
-done
+parse_opts '
+    --procs      =procs_arg
+    --runs       =runs
+    --quick      quick=1
+    --only       =only
+    --ring-mib   =ring_mib
+    --build-dir  =build_dir
+    --timeout    =timeout_s
+    --save       =save
+    --trace-dir  =trace_dir' "$@"
 
 split_list procs_list "$procs_arg"
 for p in ${procs_list[@]+"${procs_list[@]}"}; do
