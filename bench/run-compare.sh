@@ -108,7 +108,8 @@ log() { printf 'run-compare: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# configure_tree, tree_targets, build_targets, go_setup, go_build, summarize_values, ratio
+# parse_opts, configure_tree, tree_targets, build_targets, go_setup, go_build,
+# summarize_values, ratio
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 
@@ -141,7 +142,6 @@ systems_arg="mn,go,boost"
 timeout_s=""
 save=""
 
-# need_value OPT ARGC: OPT takes a value; there must be one.
 parse_opts '
     --procs      =procs_arg
     --runs       =runs

@@ -85,8 +85,8 @@ log() { printf 'run-feedback-cost: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio, field,
-# exit_why, paired
+# parse_opts, configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio,
+# field, exit_why, fail_run, paired, case_stats, median_cell, verdict
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 

@@ -126,7 +126,7 @@ log() { printf 'run-kfeedback: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# need_value, is_pos_int, split_list, configure_tree, tree_targets, build_targets,
+# parse_opts, need_value, is_pos_int, split_list, configure_tree, tree_targets, build_targets,
 # go_setup, go_build, summarize_values, is_num, ratio
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"

@@ -91,7 +91,8 @@ log() { printf 'run-net: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# configure_tree, tree_targets, build_targets, go_setup, go_build, summarize_values, ratio
+# parse_opts, configure_tree, tree_targets, build_targets, go_setup, go_build,
+# summarize_values, ratio
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 

@@ -11,6 +11,10 @@
 #   scx            required,telemetry    mnsched-scx --full --all --interval=10ms --stats
 #   scx+feedback   required,all          mnsched-scx --full --all --interval=10ms --stats
 #
+# and, to tell the two policies apart (not in the default list): handoff and spin
+# (required,handoff and required,spin), and scx+handoff and scx+spin (the same, with
+# mnsched-scx).
+#
 # mnsched-scx runs in full mode (every task of the guest in the scheduler, ops
 # "mnsched_all"): in partial mode only the Ms are in the sched_ext class, which the kernel
 # ranks below the fair class, so a fair-class hog always outranks them. It is started
@@ -112,7 +116,7 @@ log() { printf 'run-scx-vm: %s\n' "$*" >&2; }
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
 orig_args=("$@")
-# need_value, is_pos_int, split_list, configure_tree, tree_targets, build_targets,
+# parse_opts, need_value, is_pos_int, split_list, configure_tree, tree_targets, build_targets,
 # summarize_values, is_num
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
@@ -123,47 +127,26 @@ rate=1000 work_us=100 seconds="" warmup="" fanout=2 hog_threads=2
 interval=10ms cpus=2 build_dir="build/release" do_build=1 timeout_s="" offline=0
 save="" plot_dir="" log_file="" nice_arg=""
 
-while [[ $# -gt 0 ]]; do
-    case "$1" in
-        --quick)          quick=1; shift ;;
-        --rounds)         need_value "$1" $#; rounds="$2"; shift 2 ;;
-        --rounds=*)       rounds="${1#*=}"; shift ;;
-        --modes)          need_value "$1" $#; modes_arg="$2"; shift 2 ;;
-        --modes=*)        modes_arg="${1#*=}"; shift ;;
-        --rate)           need_value "$1" $#; rate="$2"; shift 2 ;;
-        --rate=*)         rate="${1#*=}"; shift ;;
-        --work-us)        need_value "$1" $#; work_us="$2"; shift 2 ;;
-        --work-us=*)      work_us="${1#*=}"; shift ;;
-        --seconds)        need_value "$1" $#; seconds="$2"; shift 2 ;;
-        --seconds=*)      seconds="${1#*=}"; shift ;;
-        --warmup)         need_value "$1" $#; warmup="$2"; shift 2 ;;
-        --warmup=*)       warmup="${1#*=}"; shift ;;
-        --fanout)         need_value "$1" $#; fanout="$2"; shift 2 ;;
-        --fanout=*)       fanout="${1#*=}"; shift ;;
-        --hog-threads)    need_value "$1" $#; hog_threads="$2"; shift 2 ;;
-        --hog-threads=*)  hog_threads="${1#*=}"; shift ;;
-        --interval)       need_value "$1" $#; interval="$2"; shift 2 ;;
-        --interval=*)     interval="${1#*=}"; shift ;;
-        --cpus)           need_value "$1" $#; cpus="$2"; shift 2 ;;
-        --cpus=*)         cpus="${1#*=}"; shift ;;
-        --build-dir)      need_value "$1" $#; build_dir="$2"; shift 2 ;;
-        --build-dir=*)    build_dir="${1#*=}"; shift ;;
-        --no-build)       do_build=0; shift ;;
-        --timeout)        need_value "$1" $#; timeout_s="$2"; shift 2 ;;
-        --timeout=*)      timeout_s="${1#*=}"; shift ;;
-        --offline)        offline=1; shift ;;
-        --save)           need_value "$1" $#; save="$2"; shift 2 ;;
-        --save=*)         save="${1#*=}"; shift ;;
-        --plot-dir)       need_value "$1" $#; plot_dir="$2"; shift 2 ;;
-        --plot-dir=*)     plot_dir="${1#*=}"; shift ;;
-        --nice)           need_value "$1" $#; nice_arg="$2"; shift 2 ;;
-        --nice=*)         nice_arg="${1#*=}"; shift ;;
-        --log)            need_value "$1" $#; log_file="$2"; shift 2 ;;
-        --log=*)          log_file="${1#*=}"; shift ;;
-        -h|--help)        usage; exit 0 ;;
-        *)                bad_arg "unknown argument '$1'" ;;
-    esac
-done
+parse_opts '
+    --quick        quick=1
+    --rounds       =rounds
+    --modes        =modes_arg
+    --rate         =rate
+    --work-us      =work_us
+    --seconds      =seconds
+    --warmup       =warmup
+    --fanout       =fanout
+    --hog-threads  =hog_threads
+    --interval     =interval
+    --cpus         =cpus
+    --build-dir    =build_dir
+    --no-build     do_build=0
+    --timeout      =timeout_s
+    --offline      offline=1
+    --save         =save
+    --plot-dir     =plot_dir
+    --nice         =nice_arg
+    --log          =log_file' "$@"
 
 if [[ -z "$rounds" ]]; then
     rounds=$(( quick ? 1 : 3 ))
@@ -214,16 +197,17 @@ elif (( nice_arg < 0 && EUID != 0 )); then
     bad_arg "--nice $nice_arg: a negative niceness needs root"
 fi
 
-all_modes=(off feedback scx scx+feedback)
+# The four of the target, then one policy at a time (to tell their effects apart).
+all_modes=(off feedback scx scx+feedback handoff spin scx+handoff scx+spin)
 modes=()
 split_list modes "$modes_arg"
 [[ ${#modes[@]} -gt 0 ]] || bad_arg "--modes: empty list"
 seen=" "
-is_scx() { [[ "$(base_mode "$1")" == scx || "$(base_mode "$1")" == scx+feedback ]]; }
+is_scx() { [[ "$(base_mode "$1")" == scx || "$(base_mode "$1")" == scx+* ]]; }
 # A mode's base: "scx@3ms" is scx with mnsched-scx --other_slice=3ms.
 base_mode() { printf '%s' "${1%%@*}"; }
 for m in "${modes[@]}"; do
-    case "$(base_mode "$m")" in off|feedback|scx|scx+feedback) ;; *) bad_arg "--modes: unknown mode '$m' (one of ${all_modes[*]}, the scx ones optionally with @SLICE)" ;; esac
+    case " ${all_modes[*]} " in *" $(base_mode "$m") "*) ;; *) bad_arg "--modes: unknown mode '$m' (one of ${all_modes[*]}, the scx ones optionally with @SLICE)" ;; esac
     if [[ "$m" == *@* ]]; then
         is_scx "$m" || bad_arg "--modes: '$m': only scx and scx+feedback take @SLICE"
         [[ "${m#*@}" =~ ^[1-9][0-9]*(us|ms|s)$ ]] || bad_arg "--modes: '$m': the slice must be a whole number of us, ms or s, like 3ms"
@@ -243,6 +227,8 @@ kf_env() {
     case "$(base_mode "$1")" in
         off) echo off ;;
         feedback|scx+feedback) echo required,all ;;
+        handoff|scx+handoff) echo required,handoff ;;
+        spin|scx+spin) echo required,spin ;;
         scx) echo required,telemetry ;;
     esac
 }
@@ -330,8 +316,12 @@ for item in $RUNS; do
   case ${mode%%@*} in
     off) kf=off ;;
     feedback) kf=required,all ;;
+    handoff) kf=required,handoff ;;
+    spin) kf=required,spin ;;
     scx) kf=required,telemetry; scx=1 ;;
     scx+feedback) kf=required,all; scx=1 ;;
+    scx+handoff) kf=required,handoff; scx=1 ;;
+    scx+spin) kf=required,spin; scx=1 ;;
   esac
   d=/tmp/run.$seq
   mkdir -p $d

@@ -21,6 +21,7 @@
 #include "procs.hpp"
 #include "sched.hpp"
 #include "scx_runtime.hpp"
+#include "trace.hpp"
 
 namespace mn {
 
@@ -176,11 +177,24 @@ G* NewGHere(Runtime* rt, M* m) {
   LeaveP(m);
   return g;
 }
+
+// A G was made and is about to be queued: the trace's event, then the count (as Ready's).
+void CountSpawn(Runtime* rt, M* m, G* g, uint64_t label) {
+  g->label = label;
+  TraceSpawn(rt, g, label);
+  if (m != nullptr && m->rt == rt) {
+    BumpOwn(m->spawns);
+  } else {
+    rt->spawns_outside.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
 }  // namespace
 
 void SpawnOn(Runtime* rt, absl::AnyInvocable<void()> f) {
   M* m = GetM();
   G* g = NewGHere(rt, m);
+  CountSpawn(rt, m, g, TimerFuncLabel());
   using Fn = absl::AnyInvocable<void()>;
   g->fn = PlaceCallable(g, sizeof(Fn), alignof(Fn));
   ::new (g->fn) Fn(std::move(f));
@@ -208,11 +222,12 @@ SpawnSlot SpawnBegin(std::size_t size, std::size_t align) {
   return SpawnSlot{g, g->fn};
 }
 
-void SpawnCommit(G* g, void (*entry)(void*), void (*destroy)(void*)) noexcept {
+void SpawnCommit(G* g, void (*entry)(void*), void (*destroy)(void*), uint64_t label) noexcept {
   g->entry = entry;
   g->destroy = destroy;  // the stack and first frame come when it first runs
   Runtime* rt = g->rt;
   M* m = GetM();
+  CountSpawn(rt, m != nullptr && m->curg != nullptr ? m : nullptr, g, label);
   if (m != nullptr && m->curg != nullptr) {
     QueueRunnable(rt, m, g);
   } else {
@@ -243,6 +258,8 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   if (!procs.ok()) ConfigError(procs.status());
   absl::StatusOr<int64_t> trace = SchedTraceFromEnv();
   if (!trace.ok()) ConfigError(trace.status());
+  absl::StatusOr<TraceConfig> exec_trace = TraceConfigFromEnv(opts.trace_path != nullptr ? opts.trace_path : "", opts.trace_ring_mib);
+  if (!exec_trace.ok()) ConfigError(exec_trace.status());
   KernelFeedback kf_mode = opts.kernel_feedback;
   uint32_t kf_policies = kDefaultPolicies;
   if (kf_mode == KernelFeedback::kScx) {
@@ -311,6 +328,13 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   }
   InstallSignalHandlers();
   InstallQuitHandler();
+  // Before main is made and the first M starts: the trace holds the whole run.
+  if (!exec_trace->path.empty()) {
+    if (absl::Status s = StartTrace(rt, exec_trace->path, exec_trace->ring_bytes); !s.ok()) {
+      ConfigError(absl::Status(s.code(), absl::StrFormat("%s=\"%s\": %s", exec_trace->setting,
+                                                         exec_trace->path, s.message())));
+    }
+  }
 
   struct MainState {
     absl::AnyInvocable<int()>* main;
@@ -326,6 +350,7 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   g->fn = &state;
   g->entry = body;
   g->destroy = nullptr;  // run() owns main's callable
+  CountSpawn(rt, nullptr, g, MainLabel());
   {
     std::lock_guard<detail::SchedLock> lock(rt->lock);
     g->status.store(GStatus::kRunnable, std::memory_order_relaxed);
@@ -346,6 +371,12 @@ int RunMain(absl::AnyInvocable<int()> main, const Options& opts) {
   StopSysmon(rt);
   if (rt->feedback != nullptr) rt->feedback->Stop();  // no P is taken after this
   WaitForMs(rt);
+  if (!exec_trace->path.empty() || rt->tracer != nullptr) {
+    // A trace still running (MN_TRACE's, or one trace_start began) ends with the run.
+    if (absl::Status s = StopTrace(rt); !s.ok() && !absl::IsFailedPrecondition(s)) {
+      std::fprintf(stderr, "mn: execution trace: %s\n", std::string(s.message()).c_str());
+    }
+  }
   StopScx(rt);
   if (rt->schedtrace_ms > 0) std::fputs((SchedTraceLine(rt, true) + "\n").c_str(), stderr);
   int result = rt->main_result;
@@ -413,6 +444,9 @@ Stats stats() {
   st.wakes_declined = spin.wakes_declined;
   st.idle_wakeups = rt->idle_wakeups.load(std::memory_order_relaxed);
   st.spin_backstops = rt->spin_backstops.load(std::memory_order_relaxed);
+  st.spawns = spin.spawns;
+  st.parks = spin.parks;
+  st.readies = spin.readies;
   return st;
 }
 
@@ -438,6 +472,16 @@ KernelFeedbackStatus kernel_feedback_status() {
   st.scx_reason = rt->scx_reason;
   return st;
 }
+
+namespace detail {
+uint64_t NameLabel(std::string_view name) {
+  bool outside = false;
+  Runtime* rt = AcquireRuntime(&outside);  // throws, as go() does, with no runtime
+  uint64_t word = rt->labels.Intern(name);
+  if (outside) Unref(rt);
+  return word;
+}
+}  // namespace detail
 
 bool in_runtime() noexcept { return detail::CurrentG() != nullptr; }
 

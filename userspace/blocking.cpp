@@ -10,6 +10,7 @@
 #include "mn/blocking.hpp"
 
 #include "sched.hpp"
+#include "trace.hpp"
 
 namespace mn::detail {
 
@@ -19,6 +20,7 @@ M* EnterBlocking(bool handoff_now) noexcept {
   CheckPState();  // a safe point: honour a preemption, take back a lost P
   m = GetM();
   if (handoff_now) {
+    TraceSyscall(m, m->curg, true);
     HandOffOwnP(m);
     SetHint(m->hints->blocking, 1);
     return m;
@@ -35,12 +37,16 @@ M* EnterBlocking(bool handoff_now) noexcept {
     m = GetM();
   }
   SetHint(m->hints->blocking, 1);  // this M for good: the call runs on this thread
+  TraceSyscall(m, m->curg, true);
   if (m->rt->sysmon_wait.load(std::memory_order_relaxed)) WakeSysmon(m->rt);
   return m;
 }
 
 void ExitBlocking(M* m) noexcept {
   SetHint(m->hints->blocking, 0);
+  // The G runs on here (a run slice begins) until its next switch, whether or not it
+  // keeps its P: without one it waits for one on this M (ReacquireP).
+  TraceSyscall(m, m->curg, false);
   uint32_t s = kPStateSyscall;
   // acquire: pairs with TakeP's release store, when it lost the race to us.
   if (m->pstate.compare_exchange_strong(s, 0, std::memory_order_acquire,

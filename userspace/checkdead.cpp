@@ -92,6 +92,7 @@ bool ForeignThreads(Runtime* rt) {
   for (const auto& m : rt->allm) ours.push_back(m->tid.load(std::memory_order_relaxed));
   ours.push_back(static_cast<int32_t>(rt->sysmon_tid.load(std::memory_order_relaxed)));
   ours.push_back(static_cast<int32_t>(rt->feedback_tid.load(std::memory_order_relaxed)));
+  ours.push_back(static_cast<int32_t>(rt->tracer_tid.load(std::memory_order_relaxed)));
   ours.push_back(rt->run_tid);
   DIR* dir = opendir("/proc/self/task");
   if (dir == nullptr) return true;  // cannot tell: assume the worst

@@ -83,6 +83,8 @@ struct alignas(64) G {
 
   M* lockedm = nullptr;     // lock_os_thread: the only M that may run it
   uint32_t lock_count = 0;  // nesting of lock_os_thread
+
+  uint64_t label = 0;  // what traces call it (labels.hpp), set when it is spawned
 };
 
 }  // namespace mn::detail

@@ -58,6 +58,7 @@
 #include "procs.hpp"
 #include "sched.hpp"
 #include "scx_runtime.hpp"
+#include "trace.hpp"
 
 __thread mn::detail::M* mn_detail_tls_m = nullptr;
 
@@ -433,6 +434,15 @@ void MakeRunnable(G* g) {
     Fatal("ready: G is not waiting");
   }
   g->wait_reason.store(WaitReason::kNone, std::memory_order_relaxed);
+  // The event before the count (a spawn's too): a recorded event means the hook saw
+  // `tracing` set, after Start's snapshot of the counts, so its count falls inside the
+  // trace's interval as well (otherData.counters, trace.cpp).
+  TraceReady(g->rt, g);
+  if (M* m = GetM()) {
+    BumpOwn(m->readies);
+  } else {
+    g->rt->readies_outside.fetch_add(1, std::memory_order_relaxed);
+  }
 }
 
 void ResetSpinning(M* m) {
@@ -471,6 +481,7 @@ G* StealWork(M* m) {
       bool running = p2->status.load(std::memory_order_relaxed) == PStatus::kRunning;
       if (G* g = pp->runq.StealFrom(p2->runq, last, running)) {
         pp->steals.fetch_add(1, std::memory_order_relaxed);
+        TraceSteal(m, p2);
         return g;
       }
     }
@@ -695,7 +706,9 @@ void Execute(M* m, G* g, bool inherit) {
   auto* eh = static_cast<EhGlobals*>(m->eh_globals);
   eh->caught = g->eh_caught;
   eh->uncaught = g->eh_uncaught;
+  TraceRunBegin(m, g);
   SwitchContext(&m->g0, &g->ctx);
+  TraceRunEnd(m, g);  // before AfterSwitch, which may free g
   g->eh_caught = eh->caught;
   g->eh_uncaught = eh->uncaught;
   eh->caught = nullptr;
@@ -1011,6 +1024,8 @@ void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   // clock, good to a tick, is enough for dumps.
   g->wait_since_ns.store(m->rt->coarse_now.load(std::memory_order_relaxed),
                          std::memory_order_relaxed);
+  TracePark(m, g, reason);
+  BumpOwn(m->parks);
   m->unlockf = unlockf;
   m->unlock_arg = arg;
   SwitchToG0(m, g, SwitchReason::kPark);
@@ -1246,6 +1261,7 @@ void PStateSlow(M* m) {
       m = GetM();
     } else if (s & kPStatePreempt) {
       m->pstate.fetch_and(~kPStatePreempt, std::memory_order_relaxed);
+      if (Tracing(m->rt)) m->preempt_switch = true;  // the run slice's end: preempt
       Gosched();
       m = GetM();
     }
@@ -1331,6 +1347,9 @@ bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why) {
   rt->handoffs.fetch_add(1, std::memory_order_relaxed);
   pp->handoffs.fetch_add(1, std::memory_order_relaxed);
   if (hog) rt->hogs.fetch_add(1, std::memory_order_relaxed);
+  TraceHandoff(rt, pp, hog ? HandoffWhy::kHog
+                           : why == TakeReason::kDescheduled ? HandoffWhy::kKernel
+                                                             : HandoffWhy::kSyscall);
   HandoffP(rt, pp);
   return true;
 }
@@ -1346,6 +1365,7 @@ void HandOffOwnP(M* m) {
   if (pp != nullptr) {
     m->rt->handoffs.fetch_add(1, std::memory_order_relaxed);
     pp->handoffs.fetch_add(1, std::memory_order_relaxed);
+    TraceHandoff(m->rt, pp, HandoffWhy::kSyscall);
     HandoffP(m->rt, pp);
   }
 }
@@ -1605,7 +1625,12 @@ SpinCounters SumSpins(Runtime* rt) {
     c.spin_ns += m->spin_ns.load(std::memory_order_relaxed);
     c.spins_declined += m->spins_declined.load(std::memory_order_relaxed);
     c.wakes_declined += m->wakes_declined.load(std::memory_order_relaxed);
+    c.spawns += m->spawns.load(std::memory_order_relaxed);
+    c.parks += m->parks.load(std::memory_order_relaxed);
+    c.readies += m->readies.load(std::memory_order_relaxed);
   }
+  c.spawns += rt->spawns_outside.load(std::memory_order_relaxed);
+  c.readies += rt->readies_outside.load(std::memory_order_relaxed);
   return c;
 }
 

@@ -18,6 +18,7 @@
 
 #include "g.hpp"
 #include "feedback.hpp"
+#include "labels.hpp"
 #include "kfeedback.hpp"
 #include "netpoll.hpp"
 #include "note.hpp"
@@ -30,6 +31,8 @@ namespace mn::detail {
 
 struct P;
 struct Runtime;
+class Tracer;
+struct TraceBuf;
 
 enum class PStatus : uint32_t { kIdle, kRunning };
 
@@ -92,6 +95,19 @@ struct M {
   // CPUs at every declined wakeup: millions a second in a channel ping-pong).
   std::atomic<int64_t> spins_declined{0};  // parked instead of spinning
   std::atomic<int64_t> wakes_declined{0};  // readied work without waking a spinner
+  // Events of the Gs this M ran (mn::Stats; trace.hpp counts the same points).
+  std::atomic<int64_t> spawns{0};
+  std::atomic<int64_t> parks{0};
+  std::atomic<int64_t> readies{0};
+
+  // Execution tracing (trace.hpp). tbuf: the buffer this M records into, written only by
+  // the M (release) and read by the tracer's flusher (acquire); tseq numbers this M's
+  // buffers within trace generation tseq_gen. preempt_switch: the G's next switch to g0
+  // is sysmon's preemption (PStateSlow), for the run slice's `end`.
+  std::atomic<TraceBuf*> tbuf{nullptr};
+  uint64_t tseq = 0;
+  uint64_t tseq_gen = 0;
+  bool preempt_switch = false;
 };
 
 // Bumps a counter only its M writes (no RMW: readers sample it).
@@ -354,6 +370,20 @@ struct Runtime {
   std::string scx_reason;
   std::mutex scx_mu;            // guards scx_reason against kernel_feedback_status
   int64_t scx_next_poll = 0;    // sysmon's
+
+  // Execution tracing (trace.hpp). `tracing` is read by every hook, relaxed, as the one
+  // branch tracing costs when off: alone on its line, which is written only when a trace
+  // starts or stops. `tracer` is made at the first trace and lives as long as the runtime,
+  // so that a hook that saw `tracing` a moment before it turned off still finds it.
+  alignas(64) std::atomic<bool> tracing{false};
+  std::unique_ptr<Tracer> tracer;       // set under tracer_mu, before the first start
+  std::mutex tracer_mu;                 // serialises trace_start / trace_stop
+  std::atomic<uint32_t> tracer_tid{0};  // the flusher thread, one of ours (checkdead)
+  // Events made on threads that are not Ms (Ms count theirs in M).
+  std::atomic<int64_t> spawns_outside{0};
+  std::atomic<int64_t> readies_outside{0};
+  // Names given to mn::go_named, for the runtime's life.
+  LabelTable labels;
 };
 
 }  // namespace mn::detail
@@ -450,9 +480,11 @@ bool PHasWork(Runtime* rt, P* pp, int64_t now);
 bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why);
 // wakep() from outside proc.cpp: a spinning M on an idle P, if none spins; true if started.
 bool WakeIdleP(Runtime* rt);
-// Every M's spin counters so far (under the runtime's lock, as allm grows under it).
+// Every M's own counters so far, and the runtime's for the same events off the Ms (under
+// the runtime's lock, as allm grows under it).
 struct SpinCounters {
   int64_t spins = 0, spin_ns = 0, spins_declined = 0, wakes_declined = 0;
+  int64_t spawns = 0, parks = 0, readies = 0;
 };
 SpinCounters SumSpins(Runtime* rt);
 // blocking_now: hands the caller's P off before the call.

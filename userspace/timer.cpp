@@ -2,6 +2,7 @@
 #include <thread>
 
 #include "sched.hpp"
+#include "trace.hpp"
 #include "timers.hpp"
 
 namespace mn::detail {
@@ -154,6 +155,8 @@ int RunTimers(TimerHeap* heap, int64_t now) {
       }
       UpdateWhen0(heap);
     }
+    // The readied G (a sleep's) before the firing, after which its timer may be gone.
+    TraceTimer(heap->rt, t->fire == &FireReady ? t->g : nullptr);
     if (t->owned) {
       t->fire(t, seq, now);
       t->Unref();

@@ -19,4 +19,5 @@
 #include "mn/stats.hpp"
 #include "mn/syscalls.hpp"
 #include "mn/timer.hpp"
+#include "mn/trace.hpp"
 #include "mn/waitgroup.hpp"

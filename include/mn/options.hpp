@@ -34,6 +34,14 @@ struct Options {
   bool detect_deadlock = true;
   // Kernel telemetry through BPF (mn/kernel_feedback.hpp). MN_KERNEL_FEEDBACK overrides.
   KernelFeedback kernel_feedback = KernelFeedback::kAuto;
+  // Execution tracing (mn/trace.hpp, docs/tracing.md): record the whole run into this file.
+  // MN_TRACE overrides. A file that cannot be written stops run() with exit code 2. Read
+  // only as run() starts. (A pointer: a std::string member would make every designated
+  // initializer that leaves it out a -Wmissing-field-initializers warning.)
+  const char* trace_path = nullptr;
+  // With a trace: keep only about the last trace_ring_mib MiB of events (0: every event,
+  // streamed to the file as it goes). MN_TRACE_RING overrides.
+  std::size_t trace_ring_mib = 0;
 };
 
 // Checks `opts` without starting anything. The message names the field and its value.

@@ -6,8 +6,11 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <new>
+#include <source_location>
+#include <string_view>
 #include <type_traits>
 #include <utility>
 
@@ -26,11 +29,25 @@ struct SpawnSlot {
 // std::logic_error when no runtime is active.
 SpawnSlot SpawnBegin(std::size_t size, std::size_t align);
 // Makes the G runnable; `entry(storage)` runs the callable and `destroy(storage)` destroys
-// it, when the G finishes, or when the runtime stops first.
-void SpawnCommit(G* g, void (*entry)(void*), void (*destroy)(void*)) noexcept;
+// it, when the G finishes, or when the runtime stops first. `label` names it in traces:
+// a SiteLabel or a NameLabel.
+void SpawnCommit(G* g, void (*entry)(void*), void (*destroy)(void*), uint64_t label) noexcept;
 // Returns the G to the pool when constructing the callable threw.
 void SpawnAbort(G* g) noexcept;
 int RunMain(absl::AnyInvocable<int()> main, const Options& opts);
+
+// A G's label for traces (docs/tracing.md) in one word: the spawn site, whose
+// std::source_location is a pointer to static data (even), or a name from NameLabel
+// (odd: the interned string's address + 1).
+static_assert(sizeof(std::source_location) == sizeof(uint64_t) &&
+              std::is_trivially_copyable_v<std::source_location>);
+inline uint64_t SiteLabel(const std::source_location& loc) noexcept {
+  uint64_t w;
+  __builtin_memcpy(&w, &loc, sizeof w);
+  return w;
+}
+// Interns `name` for the runtime's life (one lock and a hash lookup per call).
+uint64_t NameLabel(std::string_view name);
 
 template <class Fn>
 void DestroyOnly(void* p) {
@@ -67,18 +84,33 @@ int run(F&& main, Options opts = {}) {
 // this P's runnext slot; from a thread outside the runtime it goes to the global queue
 // and wakes an M. An exception escaping `f` ends the process with a message naming the G,
 // as an unrecovered panic does in Go.
+namespace detail {
 template <class F>
-void go(F&& f) {
+void Spawn(F&& f, uint64_t label) {
   using Fn = std::decay_t<F>;
   static_assert(std::is_invocable_v<Fn&>, "mn::go needs a callable taking no arguments");
-  detail::SpawnSlot slot = detail::SpawnBegin(sizeof(Fn), alignof(Fn));
+  SpawnSlot slot = SpawnBegin(sizeof(Fn), alignof(Fn));
   try {
     ::new (slot.storage) Fn(std::forward<F>(f));
   } catch (...) {
-    detail::SpawnAbort(slot.g);
+    SpawnAbort(slot.g);
     throw;
   }
-  detail::SpawnCommit(slot.g, &detail::Invoke<Fn>, &detail::DestroyOnly<Fn>);
+  SpawnCommit(slot.g, &Invoke<Fn>, &DestroyOnly<Fn>, label);
+}
+}  // namespace detail
+
+// (`site` is filled in by the compiler: traces name the G after the line that spawned it.)
+template <class F>
+void go(F&& f, std::source_location site = std::source_location::current()) {
+  detail::Spawn(std::forward<F>(f), detail::SiteLabel(site));
+}
+
+// As go(f), but traces name the G `name` rather than its spawn site. Costs a lock and a
+// hash lookup more than go(): for Gs worth telling apart, not for every G of a million.
+template <class F>
+void go_named(std::string_view name, F&& f) {
+  detail::Spawn(std::forward<F>(f), detail::NameLabel(name));
 }
 
 // Gosched: lets other Gs run. The caller goes to the global queue, so that two Gs yielding

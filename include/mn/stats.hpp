@@ -22,6 +22,9 @@ struct Stats {
   int64_t wakes_declined = 0;     // spin policy: spinners not woken, no CPU being free
   int64_t idle_wakeups = 0;       // spin policy: Ms started because a CPU turned idle
   int64_t spin_backstops = 0;     // spin policy: Ms sysmon started for work left waiting 1 ms
+  int64_t spawns = 0;             // Gs started (mn::go, timers' functions, and run()'s main)
+  int64_t parks = 0;              // times a G parked (waited on a channel, lock, timer, fd, ...)
+  int64_t readies = 0;            // times a parked G was made runnable again
 };
 
 // A sample of the active runtime's counters (all zero when no runtime is active). Read

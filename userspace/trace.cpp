@@ -1,0 +1,398 @@
+// The tracer: see trace.hpp for the invariants of the buffers, trace_json.hpp for the
+// file, and docs/tracing.md for the user's view.
+#include "trace.hpp"
+
+#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_format.h"
+#include "mn/blocking.hpp"
+#include "mn/trace.hpp"
+#include "trace_json.hpp"
+#include "trace_kernel.hpp"
+
+namespace mn::detail {
+
+namespace {
+
+// Buffers an M may hold or have handed over before the flusher reads them: past this the
+// recorder drops events (counted) rather than grow without bound.
+constexpr std::size_t kMaxBufs = 1024;  // 64 MiB
+constexpr auto kFlushPeriod = std::chrono::milliseconds(5);
+constexpr std::size_t kMaxRingMib = 65536;
+
+uint64_t Head(TraceType type, uint8_t flags = 0) {
+  return static_cast<uint64_t>(flags) << 8 | static_cast<uint64_t>(type);
+}
+
+// The tracer of rt, for a hook that saw `tracing` set. acquire: pairs with Start's
+// release store of `tracing`, after which rt->tracer is set for good.
+Tracer* TracerOf(Runtime* rt) {
+  (void)rt->tracing.load(std::memory_order_acquire);
+  return rt->tracer.get();
+}
+
+uint64_t CurGId(M* m) { return m != nullptr && m->curg != nullptr ? m->curg->id : 0; }
+
+SpinCounters Minus(const SpinCounters& a, const SpinCounters& b) {
+  SpinCounters d;
+  d.spawns = a.spawns - b.spawns;
+  d.parks = a.parks - b.parks;
+  d.readies = a.readies - b.readies;
+  return d;
+}
+
+}  // namespace
+
+Tracer::Tracer(Runtime* rt) : rt_(rt) {}
+
+Tracer::~Tracer() {
+  if (flusher_.joinable()) {
+    {
+      std::lock_guard<std::mutex> lock(wake_mu_);
+      stop_flusher_ = true;
+    }
+    wake_cv_.notify_all();
+    flusher_.join();
+  }
+  if (file_ != nullptr) std::fclose(file_);
+}
+
+void Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c) {
+  int64_t ns = NanoTime() - t0_.load(std::memory_order_relaxed);
+  TraceEvent e{static_cast<uint64_t>(ns < 0 ? 0 : ns) << 16 | type_flags, a, b, c};
+  if (m == nullptr || m->rt != rt_) {
+    std::lock_guard<std::mutex> lock(shared_mu_);
+    // Under the lock: Stop clears `tracing` before it takes the last of shared_, so a
+    // late event is either in that or dropped here, never left for the next trace.
+    if (rt_->tracing.load(std::memory_order_relaxed)) shared_.push_back(e);
+    return;
+  }
+  TraceBuf* buf = m->tbuf.load(std::memory_order_relaxed);  // the M's own
+  uint32_t n = 0;
+  if (buf == nullptr || buf->gen != gen_.load(std::memory_order_relaxed) ||
+      (n = buf->count.load(std::memory_order_relaxed)) == TraceBuf::kEvents) [[unlikely]] {
+    buf = Refill(m, buf);
+    if (buf == nullptr) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
+      return;
+    }
+    n = 0;
+  }
+  buf->ev[n] = e;
+  // release: pairs with the flusher's acquire load of count (ReadBuf's callers).
+  buf->count.store(n + 1, std::memory_order_release);
+}
+
+TraceBuf* Tracer::Refill(M* m, TraceBuf* old) {
+  std::lock_guard<std::mutex> lock(mu_);
+  uint64_t gen = gen_.load(std::memory_order_relaxed);
+  if (old != nullptr) {
+    // A stale buffer is nobody's any more: its trace has ended and been read.
+    (old->gen == gen ? full_ : free_).push_back(old);
+  }
+  TraceBuf* b = nullptr;
+  if (rt_->tracing.load(std::memory_order_relaxed)) {
+    if (!free_.empty()) {
+      b = free_.back();
+      free_.pop_back();
+    } else if (all_.size() < max_bufs_) {
+      all_.push_back(std::make_unique<TraceBuf>());
+      b = all_.back().get();
+    }
+  }
+  if (b != nullptr) {
+    if (m->tseq_gen != gen) {
+      m->tseq_gen = gen;
+      m->tseq = 0;
+    }
+    b->gen = gen;
+    b->m = m->id;
+    b->seq = m->tseq++;
+    b->flushed = 0;
+    b->count.store(0, std::memory_order_relaxed);
+  }
+  // release: pairs with the flusher's acquire load of tbuf; the fields above come first.
+  m->tbuf.store(b, std::memory_order_release);
+  return b;
+}
+
+void Tracer::ReadBuf(TraceBuf* b, uint32_t upto) {
+  for (uint32_t i = b->flushed; i < upto; i++) json_->Add(b->m, b->ev[i]);
+  b->flushed = std::max(b->flushed, upto);
+}
+
+void Tracer::Pass(bool final) {
+  const uint64_t gen = gen_.load(std::memory_order_relaxed);
+  auto next_seq = [&](int64_t m) -> uint64_t& {
+    auto i = static_cast<std::size_t>(m);
+    if (i >= next_seq_.size()) next_seq_.resize(i + 1, 0);
+    return next_seq_[i];
+  };
+  std::vector<TraceBuf*> full;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    full.swap(full_);
+  }
+  // Handed over in order, so each M's come in its sequence.
+  for (TraceBuf* b : full) {
+    if (b->gen != gen) continue;
+    // acquire: pairs with the writer's last release store of count.
+    ReadBuf(b, b->count.load(std::memory_order_acquire));
+    next_seq(b->m) = b->seq + 1;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    free_.insert(free_.end(), full.begin(), full.end());
+  }
+  if (static_cast<std::size_t>(rt_->mcount.load(std::memory_order_relaxed)) != ms_.size()) {
+    std::lock_guard<SchedLock> lock(rt_->lock);  // allm grows under it
+    ms_.clear();
+    for (const auto& m : rt_->allm) ms_.push_back(m.get());
+  }
+  for (M* m : ms_) {
+    // acquire: pairs with Refill's release store; b's fields are the M's latest.
+    TraceBuf* b = m->tbuf.load(std::memory_order_acquire);
+    // A later buffer than expected: an earlier one is still on its way to full_.
+    if (b == nullptr || b->gen != gen || b->seq != next_seq(m->id)) continue;
+    ReadBuf(b, b->count.load(std::memory_order_acquire));
+  }
+  std::vector<TraceEvent> shared;
+  {
+    std::lock_guard<std::mutex> lock(shared_mu_);
+    shared.swap(shared_);
+  }
+  for (const TraceEvent& e : shared) json_->Add(-1, e);
+  if (kernel_ != nullptr) kernel_->Poll(json_.get());
+  if (!final) json_->Flush();
+}
+
+void Tracer::FlusherMain() {
+  pthread_setname_np(pthread_self(), "mn-trace");
+  rt_->tracer_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
+  FutexWake(&rt_->tracer_tid, 1);
+  std::unique_lock<std::mutex> lock(wake_mu_);
+  while (!stop_flusher_) {
+    wake_cv_.wait_for(lock, kFlushPeriod, [this] { return stop_flusher_; });
+    if (stop_flusher_) break;
+    lock.unlock();
+    Pass(false);
+    lock.lock();
+  }
+}
+
+absl::Status Tracer::Start(const std::string& path, std::size_t ring_bytes) {
+  if (on_) return absl::FailedPreconditionError("a trace is already being recorded");
+  FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) {
+    return absl::ErrnoToStatus(errno, absl::StrFormat("cannot open \"%s\" for writing", path));
+  }
+  file_ = f;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    max_bufs_ = kMaxBufs;
+    free_.insert(free_.end(), full_.begin(), full_.end());
+    full_.clear();
+  }
+  gen_.fetch_add(1, std::memory_order_relaxed);
+  int64_t t0 = NanoTime();
+  t0_.store(t0, std::memory_order_relaxed);
+  json_ = std::make_unique<TraceJson>(f, ring_bytes);
+  kernel_ = TraceKernel::Open(rt_, t0);
+  if (kernel_ != nullptr) json_->ExpectKernel();
+  next_seq_.clear();
+  ms_.clear();
+  dropped_.store(0, std::memory_order_relaxed);
+  counters0_ = SumSpins(rt_);
+  // release: pairs with TracerOf's acquire; everything above is set for the hooks.
+  rt_->tracing.store(true, std::memory_order_release);
+  rt_->tracer_tid.store(0, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    stop_flusher_ = false;
+  }
+  flusher_ = std::thread([this] { FlusherMain(); });
+  // Deadlock detection counts threads that are not the runtime's: this one must be known
+  // before it could be seen. acquire pairs with FlusherMain's release store.
+  while (rt_->tracer_tid.load(std::memory_order_acquire) == 0) FutexWait(&rt_->tracer_tid, 0);
+  on_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status Tracer::Stop() {
+  if (!on_) return absl::FailedPreconditionError("no trace is being recorded");
+  on_ = false;
+  rt_->tracing.store(false, std::memory_order_relaxed);
+  SpinCounters counters = Minus(SumSpins(rt_), counters0_);
+  {
+    std::lock_guard<std::mutex> lock(wake_mu_);
+    stop_flusher_ = true;
+  }
+  wake_cv_.notify_all();
+  flusher_.join();
+  Pass(true);
+  TraceSummary s;
+  s.stop_ns = NanoTime() - t0_.load(std::memory_order_relaxed);
+  s.pid = getpid();
+  s.procs = rt_->procs;
+  s.kernel = kernel_ != nullptr;
+  s.dropped = dropped_.load(std::memory_order_relaxed) + (kernel_ ? kernel_->lost() : 0);
+  s.counters = counters;
+  for (M* m : ms_) s.ms.emplace_back(m->id, m->tid.load(std::memory_order_relaxed));
+  absl::Status st = json_->Finish(s);
+  kernel_.reset();
+  json_.reset();
+  if (std::fclose(file_) != 0 && st.ok()) st = absl::ErrnoToStatus(errno, "closing the trace");
+  file_ = nullptr;
+  return st;
+}
+
+// ---- Hooks ----------------------------------------------------------------------------------
+
+void TraceRunBeginSlow(M* m, G* g) {
+  TracerOf(m->rt)->Emit(m, Head(TraceType::kRunBegin), g->id, g->label,
+                        m->p != nullptr ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
+}
+
+void TraceRunEndSlow(M* m, G* g, SwitchReason why) {
+  RunEndWhy end = RunEndWhy::kYield;
+  switch (why) {
+    case SwitchReason::kPark: end = RunEndWhy::kPark; break;
+    case SwitchReason::kGosched: end = m->preempt_switch ? RunEndWhy::kPreempt : RunEndWhy::kYield; break;
+    case SwitchReason::kGoyield: end = RunEndWhy::kYield; break;
+    case SwitchReason::kExit: end = RunEndWhy::kExit; break;
+    case SwitchReason::kReacquire: end = RunEndWhy::kHandoff; break;
+    case SwitchReason::kNone: break;
+  }
+  m->preempt_switch = false;
+  TracerOf(m->rt)->Emit(m, Head(TraceType::kRunEnd, static_cast<uint8_t>(end)), g->id, 0, 0);
+}
+
+void TraceSyscallSlow(M* m, G* g, bool enter) {
+  if (enter) {
+    TracerOf(m->rt)->Emit(m, Head(TraceType::kSyscallBegin), g->id, 0, 0);
+    return;
+  }
+  bool has_p = m->p != nullptr && (m->pstate.load(std::memory_order_relaxed) & kPStateTaken) == 0;
+  TracerOf(m->rt)->Emit(m, Head(TraceType::kSyscallEnd), g->id, 0,
+                        has_p ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
+}
+
+void TraceSpawnSlow(Runtime* rt, G* g, uint64_t label) {
+  M* m = GetM();
+  TracerOf(rt)->Emit(m, Head(TraceType::kSpawn), g->id, label, CurGId(m));
+}
+
+void TraceParkSlow(M* m, G* g, WaitReason reason) {
+  TracerOf(m->rt)->Emit(m, Head(TraceType::kPark, static_cast<uint8_t>(reason)), g->id, 0, 0);
+}
+
+void TraceReadySlow(Runtime* rt, G* g) {
+  M* m = GetM();
+  TracerOf(rt)->Emit(m, Head(TraceType::kReady), g->id, 0, CurGId(m));
+}
+
+void TraceStealSlow(M* m, P* victim) {
+  P* pp = m->p;
+  TracerOf(m->rt)->Emit(m, Head(TraceType::kSteal), static_cast<uint64_t>(pp->id),
+                        static_cast<uint64_t>(victim->id), pp->runq.Size() + 1);
+}
+
+void TraceHandoffSlow(Runtime* rt, P* pp, HandoffWhy why) {
+  TracerOf(rt)->Emit(GetM(), Head(TraceType::kHandoff, static_cast<uint8_t>(why)),
+                     static_cast<uint64_t>(pp->id), 0, 0);
+}
+
+void TraceTimerSlow(Runtime* rt, G* readied) {
+  TracerOf(rt)->Emit(GetM(), Head(TraceType::kTimer), readied != nullptr ? readied->id : 0, 0, 0);
+}
+
+// ---- Starting and stopping -----------------------------------------------------------------
+
+absl::StatusOr<TraceConfig> TraceConfigFromEnv(const std::string& opts_path,
+                                               std::size_t opts_ring_mib) {
+  TraceConfig c;
+  c.path = opts_path;
+  c.setting = "Options.trace_path";
+  std::size_t mib = opts_ring_mib;
+  if (const char* v = std::getenv("MN_TRACE"); v != nullptr && *v != 0) {
+    c.path = v;
+    c.setting = "MN_TRACE";
+  }
+  if (const char* v = std::getenv("MN_TRACE_RING"); v != nullptr) {
+    uint64_t n = 0;
+    if (!absl::SimpleAtoi(v, &n) || n > kMaxRingMib || std::strpbrk(v, " +\t") != nullptr) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "MN_TRACE_RING=\"%s\": must be MiB, 0 to %d (0 = the whole run)", v, kMaxRingMib));
+    }
+    mib = n;
+  } else if (mib > kMaxRingMib) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "Options.trace_ring_mib=%d: must be MiB, 0 to %d (0 = the whole run)", mib, kMaxRingMib));
+  }
+  c.ring_bytes = mib << 20;
+  return c;
+}
+
+absl::Status StartTrace(Runtime* rt, const std::string& path, std::size_t ring_bytes) {
+  std::lock_guard<std::mutex> lock(rt->tracer_mu);
+  if (rt->tracer == nullptr) rt->tracer = std::make_unique<Tracer>(rt);
+  return rt->tracer->Start(path, ring_bytes);
+}
+
+absl::Status StopTrace(Runtime* rt) {
+  std::lock_guard<std::mutex> lock(rt->tracer_mu);
+  if (rt->tracer == nullptr) return absl::FailedPreconditionError("no trace is being recorded");
+  return rt->tracer->Stop();
+}
+
+Runtime* AcquireRuntime(bool* outside);  // api.cpp
+
+namespace {
+
+// Runs f(rt) on the active runtime, as a blocking call from a G (it writes the file).
+template <typename F>
+absl::Status OnRuntime(const char* what, F f) {
+  bool outside = false;
+  Runtime* rt;
+  try {
+    rt = AcquireRuntime(&outside);
+  } catch (const std::logic_error&) {
+    return absl::FailedPreconditionError(absl::StrFormat("%s: no runtime is active", what));
+  }
+  absl::Status s = mn::blocking([&] { return f(rt); });
+  if (outside) Unref(rt);
+  if (!s.ok()) {
+    return absl::Status(s.code(), absl::StrFormat("%s: %s", what, s.message()));
+  }
+  return s;
+}
+
+}  // namespace
+
+}  // namespace mn::detail
+
+namespace mn {
+
+absl::Status trace_start(std::string_view path, std::size_t ring_mib) {
+  if (ring_mib > detail::kMaxRingMib) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "trace_start: ring_mib=%d: must be 0 to %d", ring_mib, detail::kMaxRingMib));
+  }
+  std::string p(path);
+  return detail::OnRuntime("trace_start", [&](detail::Runtime* rt) {
+    return detail::StartTrace(rt, p, ring_mib << 20);
+  });
+}
+
+absl::Status trace_stop() {
+  return detail::OnRuntime("trace_stop", [](detail::Runtime* rt) { return detail::StopTrace(rt); });
+}
+
+}  // namespace mn

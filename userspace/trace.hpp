@@ -1,0 +1,203 @@
+// The execution tracer's recording half: hooks in the scheduler write fixed-size binary
+// events into per-M buffers; a flusher thread turns them into the JSON of docs/tracing.md
+// (trace_json.cpp) and, with kernel telemetry, adds the kernel's slices (trace_kernel.cpp).
+//
+// Invariants:
+//  - Off, a hook costs one relaxed load of Runtime::tracing and a branch not taken. The
+//    event's arguments are computed only behind it, in the out-of-line Trace* functions.
+//  - An M writes only into its own buffer (M::tbuf) and never takes a lock to do so: it
+//    stores the event, then publishes it with a release store of the buffer's count,
+//    which the flusher reads with acquire. Only a full buffer (once per kEvents events)
+//    or the first event of a trace takes the tracer's lock, to hand the buffer over and
+//    take an empty one. Threads that are not Ms (sysmon, the feedback thread, outside
+//    spawners) write into one shared buffer under a lock: their events are rare.
+//  - A buffer belongs to its M from Refill until the M hands it over (full, or stale
+//    after a trace ended); the flusher reads the published prefix of an M's current
+//    buffer and the rest once it is handed over, and only the flusher recycles buffers.
+//    So no event is read half-written and no buffer is reused under its writer.
+//  - Each trace is a generation (gen_). A buffer stamped with an older generation is
+//    stale: its writer was a hook that saw `tracing` just before the trace stopped, and
+//    its late events are dropped (the flusher never reads it again). So a stop never
+//    waits for the Ms, and a trace never sees the events of the one before.
+//  - One M's events reach the flusher in the order it wrote them: each buffer carries a
+//    sequence number within its generation, and the flusher reads an M's current buffer
+//    only when every earlier one has been read (trace_json.cpp pairs its begin and end
+//    events, and needs them in order).
+//  - The Tracer lives as long as the Runtime (made at the first trace), so a hook that
+//    read `tracing` true may always dereference it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sched.hpp"
+
+namespace mn::detail {
+
+// What an event is (TraceEvent::head's low byte).
+enum class TraceType : uint8_t {
+  kRunBegin = 1,  // a: G id, b: label, c: P id (or -1)
+  kRunEnd,        // a: G id; flags: RunEndWhy
+  kSyscallBegin,  // a: G id
+  kSyscallEnd,    // a: G id
+  kSpawn,         // a: new G id, b: label, c: parent G id (0: none)
+  kPark,          // a: G id; flags: WaitReason
+  kReady,         // a: G id, c: the readying G's id (0: none)
+  kSteal,         // a: thief P, b: victim P, c: Gs taken
+  kHandoff,       // a: P id; flags: HandoffWhy
+  kTimer,         // a: the G readied (0: none)
+};
+
+// Why a run slice ended (its `end` argument).
+enum class RunEndWhy : uint8_t { kPark, kYield, kPreempt, kExit, kSyscall, kHandoff };
+enum class HandoffWhy : uint8_t { kSyscall, kHog, kKernel };
+
+// One event: 32 bytes, so that two fit a cache line and a hook writes four words.
+// head: nanoseconds since the trace started << 16 | flags << 8 | type.
+struct TraceEvent {
+  uint64_t head;
+  uint64_t a, b, c;
+  TraceType type() const { return static_cast<TraceType>(head & 0xff); }
+  uint8_t flags() const { return static_cast<uint8_t>(head >> 8); }
+  int64_t ns() const { return static_cast<int64_t>(head >> 16); }
+};
+
+struct TraceBuf {
+  static constexpr uint32_t kEvents = 2048;  // 64 KiB of events
+  uint64_t gen = 0;      // the trace it was handed out for
+  int64_t m = -1;        // its M's id
+  uint64_t seq = 0;      // its place among its M's buffers in that trace
+  uint32_t flushed = 0;  // the flusher's: events already read
+  // Events published; the writer's release store pairs with the flusher's acquire load.
+  std::atomic<uint32_t> count{0};
+  TraceEvent ev[kEvents];
+};
+
+class TraceJson;
+class TraceKernel;
+
+class Tracer {
+ public:
+  explicit Tracer(Runtime* rt);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  // Opens `path` and starts recording (the caller holds rt->tracer_mu).
+  absl::Status Start(const std::string& path, std::size_t ring_bytes);
+  // Stops and completes the file; the caller holds rt->tracer_mu.
+  absl::Status Stop();
+  bool on() const { return on_; }  // under rt->tracer_mu
+
+  // Records e (its head holding flags and type) for m, or for the runtime track when m
+  // is null or not this runtime's.
+  void Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
+
+ private:
+  // m's current buffer is full or stale (or m has none): hand it over, take a fresh one.
+  // Null when none can be had (the events are dropped and counted).
+  TraceBuf* Refill(M* m, TraceBuf* old);
+  void FlusherMain();
+  // Moves what the Ms and the runtime track published to the JSON writer.
+  void Pass(bool final);
+  void ReadBuf(TraceBuf* b, uint32_t upto);
+
+  Runtime* const rt_;
+  std::atomic<uint64_t> gen_{0};
+  std::atomic<int64_t> t0_{0};  // CLOCK_MONOTONIC at the start of the trace
+
+  std::mutex mu_;                   // the buffer pools
+  std::vector<TraceBuf*> full_;     // guarded by mu_: handed over, in the order handed
+  std::vector<TraceBuf*> free_;     // guarded by mu_
+  std::vector<std::unique_ptr<TraceBuf>> all_;  // guarded by mu_: every buffer made
+  std::size_t max_bufs_ = 0;        // guarded by mu_
+
+  std::mutex shared_mu_;
+  std::vector<TraceEvent> shared_;  // guarded by shared_mu_: the runtime track's events
+  std::atomic<int64_t> dropped_{0};  // events no buffer could take
+
+  // The flusher's (and, once it has stopped, Stop's).
+  std::unique_ptr<TraceJson> json_;
+  std::unique_ptr<TraceKernel> kernel_;
+  std::vector<M*> ms_;              // allm as last copied
+  std::vector<uint64_t> next_seq_;  // by M id: the next buffer to read
+  FILE* file_ = nullptr;
+  SpinCounters counters0_;
+
+  std::thread flusher_;
+  std::mutex wake_mu_;
+  std::condition_variable wake_cv_;
+  bool stop_flusher_ = false;  // guarded by wake_mu_
+  bool on_ = false;            // guarded by rt->tracer_mu
+};
+
+// ---- Hooks. Each is the one branch when tracing is off; the rest is in trace.cpp.
+
+inline bool Tracing(Runtime* rt) { return rt->tracing.load(std::memory_order_relaxed); }
+
+void TraceRunBeginSlow(M* m, G* g);
+void TraceRunEndSlow(M* m, G* g, SwitchReason why);
+void TraceSyscallSlow(M* m, G* g, bool enter);
+void TraceSpawnSlow(Runtime* rt, G* g, uint64_t label);
+void TraceParkSlow(M* m, G* g, WaitReason reason);
+void TraceReadySlow(Runtime* rt, G* g);
+void TraceStealSlow(M* m, P* victim);
+void TraceHandoffSlow(Runtime* rt, P* pp, HandoffWhy why);
+void TraceTimerSlow(Runtime* rt, G* readied);
+
+// A G starts or resumes running on m (Execute), or stops (back on g0, m->reason set).
+inline void TraceRunBegin(M* m, G* g) {
+  if (Tracing(m->rt)) [[unlikely]] TraceRunBeginSlow(m, g);
+}
+inline void TraceRunEnd(M* m, G* g) {
+  if (Tracing(m->rt)) [[unlikely]] TraceRunEndSlow(m, g, m->reason);
+}
+// A blocking call begins (the run slice ends) or ends (a run slice begins).
+inline void TraceSyscall(M* m, G* g, bool enter) {
+  if (Tracing(m->rt)) [[unlikely]] TraceSyscallSlow(m, g, enter);
+}
+// g, just made, is about to be queued; the caller is the spawning thread.
+inline void TraceSpawn(Runtime* rt, G* g, uint64_t label) {
+  if (Tracing(rt)) [[unlikely]] TraceSpawnSlow(rt, g, label);
+}
+inline void TracePark(M* m, G* g, WaitReason reason) {
+  if (Tracing(m->rt)) [[unlikely]] TraceParkSlow(m, g, reason);
+}
+inline void TraceReady(Runtime* rt, G* g) {
+  if (Tracing(rt)) [[unlikely]] TraceReadySlow(rt, g);
+}
+// m's P just stole from victim's (the Gs are in m's P's queue, one about to run).
+inline void TraceSteal(M* m, P* victim) {
+  if (Tracing(m->rt)) [[unlikely]] TraceStealSlow(m, victim);
+}
+inline void TraceHandoff(Runtime* rt, P* pp, HandoffWhy why) {
+  if (Tracing(rt)) [[unlikely]] TraceHandoffSlow(rt, pp, why);
+}
+inline void TraceTimer(Runtime* rt, G* readied) {
+  if (Tracing(rt)) [[unlikely]] TraceTimerSlow(rt, readied);
+}
+
+// The environment's trace settings for RunMain: MN_TRACE (else opts_path) and
+// MN_TRACE_RING (else opts_ring_mib); errors name the variable and its value.
+struct TraceConfig {
+  std::string path;       // empty: no trace
+  std::size_t ring_bytes = 0;
+  std::string setting;    // "MN_TRACE" or "Options.trace_path"
+};
+absl::StatusOr<TraceConfig> TraceConfigFromEnv(const std::string& opts_path,
+                                               std::size_t opts_ring_mib);
+// Starts the trace RunMain was asked for (before the first M), or stops the one still
+// running at the end of run(); errors go to stderr at the end, to exit 2 at the start.
+absl::Status StartTrace(Runtime* rt, const std::string& path, std::size_t ring_bytes);
+absl::Status StopTrace(Runtime* rt);
+
+}  // namespace mn::detail

@@ -1,0 +1,113 @@
+// TraceJson: the writer of the trace file, the JSON of docs/tracing.md ("The format"),
+// from the recorder's binary events (trace.hpp) and the kernel's records (trace_kernel.cpp).
+//
+// Invariants:
+//  - Only the tracer's flusher calls it (and Stop, once the flusher has ended): no lock.
+//  - Each M's events arrive in the order the M wrote them. On one M's track at most one
+//    slice (run or syscall) is open, and a begin closes the one open, so run and syscall
+//    slices never overlap however events were lost; timestamps are clamped to never go
+//    back on a track.
+//  - A kernel slice is placed only once the M's own events have passed its end (or at
+//    Finish). An M takes no timestamp while off its CPU, so every off-CPU interval falls
+//    inside one of its slices or one of its gaps; it is clipped to that container, which
+//    absorbs any disagreement between the two clocks' reads.
+//  - The file is one JSON object whichever way it ends: every event after the first is
+//    written with its leading comma, so dropping whole chunks (ring mode) keeps it valid,
+//    and otherData (which holds the totals) is written last.
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "sched.hpp"
+#include "trace.hpp"
+
+namespace mn::detail {
+
+// One off-CPU period of an M, as the kernel saw it (mn_trace_record), in ns since the
+// trace started: preempted (woken == off) or blocked until woken, then waiting for a
+// CPU until on.
+struct KernelSlice {
+  int64_t m = -1;
+  bool blocked = false;
+  int64_t off = 0, woken = 0, on = 0;
+};
+
+struct TraceSummary {
+  int64_t stop_ns = 0;
+  int pid = 0;
+  int procs = 0;
+  bool kernel = false;
+  int64_t dropped = 0;  // events lost before the writer (no buffer, kernel ring full)
+  SpinCounters counters;  // over the traced interval
+  std::vector<std::pair<int64_t, int32_t>> ms;  // every M: id, thread id
+};
+
+class TraceJson {
+ public:
+  // Whole mode (ring_bytes 0) writes to `out` as it goes; ring mode keeps about the last
+  // ring_bytes of events in memory and writes them at Finish.
+  TraceJson(FILE* out, std::size_t ring_bytes);
+
+  // Kernel slices will come (AddKernel): keep the slices they are placed in.
+  void ExpectKernel() { kernel_ = true; }
+  // m: the M's id, or -1 for the runtime track.
+  void Add(int64_t m, const TraceEvent& e);
+  void AddKernel(const KernelSlice& k);
+  // The end of a flusher pass: whole mode hands what it has to the file.
+  void Flush();
+  // Closes what is open at s.stop_ns and completes the file.
+  absl::Status Finish(const TraceSummary& s);
+
+ private:
+  enum class Open : uint8_t { kNone, kRun, kSyscall };
+  struct Slice {
+    int64_t begin, end;
+  };
+  struct Track {
+    Open open = Open::kNone;
+    int64_t begin = 0;
+    uint64_t g = 0, label = 0;
+    int32_t p = -1;
+    int64_t last = 0;          // the latest timestamp on the track
+    std::deque<Slice> closed;  // recent closed slices, for placing kernel slices
+    std::vector<KernelSlice> pending;  // kernel slices the track has not passed yet
+  };
+
+  Track& TrackOf(int64_t m);
+  void Close(int64_t m, Track& t, int64_t ts, const char* end);
+  void Place(int64_t m, Track& t, bool final);
+  void PlaceOne(int64_t m, Track& t, const KernelSlice& k);
+  // One event object, with its leading comma, into the current chunk.
+  void Begin(const char* ph, const char* cat, int pid, int64_t tid, int64_t ns);
+  void Instant(int64_t m, const char* name, const char* cat, int64_t ns);
+  void Slice(int pid, int64_t tid, const std::string& name, const char* cat, int64_t ns,
+             int64_t dur);
+  void GEnd(uint64_t g, uint64_t label, int64_t ns, bool alive);
+  const std::string& Label(uint64_t word);
+  std::string GName(uint64_t g, uint64_t label);
+  void Cut();
+  void Write(const std::string& s);
+
+  FILE* out_;
+  const std::size_t ring_bytes_;
+  const std::size_t chunk_bytes_;
+  std::string cur_;            // the chunk being written
+  int64_t cur_events_ = 0;     // recorded events in it
+  std::deque<std::pair<std::string, int64_t>> chunks_;  // ring mode: text, events
+  std::size_t ring_total_ = 0;
+  int64_t dropped_ = 0;        // events in chunks the ring dropped
+  absl::Status status_;        // the first write error
+  std::vector<Track> tracks_;  // by M id + 1 (0: the runtime track)
+  absl::flat_hash_map<uint64_t, uint64_t> live_;  // G id -> label, from b until e
+  absl::flat_hash_map<uint64_t, std::string> labels_;
+  bool kernel_ = false;
+};
+
+}  // namespace mn::detail
