@@ -44,6 +44,36 @@ parse_opts() {
 is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
 # split_list VAR TEXT: the words of TEXT, separated by commas or blanks, into array VAR.
 split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
+# pos_int_or_default VAR OPT QUICK_DEFAULT FULL_DEFAULT: VAR's value checked (OPT names it
+# in the message), or the default for the caller's $quick.
+pos_int_or_default() {
+    local -n v="$1"
+    if [[ -z "$v" ]]; then
+        v=$(( quick ? $3 : $4 ))
+    else
+        is_pos_int "$v" || bad_arg "$2 must be a positive integer, got '$v'"
+    fi
+}
+# procs_list_of TEXT: --procs TEXT ("1 2" or 1,2) into the array procs_list, each value a
+# positive integer.
+procs_list_of() {
+    local p
+    split_list procs_list "$1"
+    for p in ${procs_list[@]+"${procs_list[@]}"}; do
+        is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$1')"
+    done
+    [[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
+}
+# save_or_default QUICK_DEFAULT FULL_DEFAULT: the caller's $save checked to be a plain file
+# name (or none), or the default for $quick.
+save_or_default() {
+    if [[ -z "$save" ]]; then
+        save=$( ((quick)) && echo "$1" || echo "$2" )
+    else
+        [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
+            || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
+    fi
+}
 
 # --- the programs' lines ------------------------------------------------------------------
 # Every benchmark program prints one line of KEY=VALUE words.
@@ -76,7 +106,30 @@ fail_run() {
     failures=$((failures + 1))
 }
 
+# time_and_failures BUILD_S RUNS_S: the closing lines: the time taken, then the runs that
+# failed (the caller's failed and failures), if any. Returns 1 when some did.
+time_and_failures() {
+    local k
+    printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$1" "$2"
+    (( failures > 0 )) || return 0
+    echo
+    echo "$failures failed run(s):"
+    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
+    return 1
+}
+
 # --- building the C++ side ------------------------------------------------------------
+
+# resolve_build_dir: the caller's $build_dir made absolute (relative to $repo_root), without
+# a trailing slash; sets preset_dir (the release preset's dir) and results_dir.
+resolve_build_dir() {
+    [[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
+    build_dir="${build_dir%/}"
+    preset_dir="$repo_root/build/release"
+    # shellcheck disable=SC2034  # the caller's
+    results_dir="$repo_root/bench/results"
+}
+
 # (Called in || lists, where set -e does not apply: every step checks.)
 
 # configure_tree: configure build_dir: the release preset for the default dir, else a

@@ -155,29 +155,12 @@ parse_opts '
 
 # split_list VAR STRING: STRING's comma- or blank-separated words into array VAR.
 
-split_list procs_list "$procs_arg"
-for p in ${procs_list[@]+"${procs_list[@]}"}; do
-    is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$procs_arg')"
-done
-[[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
+procs_list_of "$procs_arg"
 
-if [[ -z "$runs" ]]; then
-    runs=$(( quick ? 1 : 5 ))
-else
-    is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
-fi
-if [[ -z "$timeout_s" ]]; then
-    timeout_s=$(( quick ? 60 : 300 ))
-else
-    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
-fi
+pos_int_or_default runs --runs 1 5
+pos_int_or_default timeout_s --timeout 60 300
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo quick || echo latest )
-else
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default quick latest
 
 run_mn=0 run_go=0 run_boost=0
 split_list systems_words "$systems_arg"
@@ -193,30 +176,20 @@ done
 
 select_cases "$only"
 
-[[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
-build_dir="${build_dir%/}"
-results_dir="$repo_root/bench/results"
-
-declare -A case_args=()
-for c in "${cases[@]}"; do
-    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
-done
-
-# The distinct C++ targets of the chosen cases, and those Boost.Fiber has.
-targets=()
+resolve_build_dir
+# case_args and the distinct C++ targets of the chosen cases; and those Boost.Fiber has.
+set_case_args
 boost_targets=()
 for c in "${cases[@]}"; do
     t="${case_target[$c]}"
-    [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
     if (( case_boost[$c] )) && [[ " ${boost_targets[*]} " != *" boost_$t "* ]]; then
         boost_targets+=("boost_$t")
     fi
 done
 
 # --- (a) building the C++ sides: mnsched and Boost.Fiber ------------------------------
-# (configure_tree, tree_targets and build_targets are in bench-lib.sh.)
-# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
-preset_dir="$repo_root/build/release"
+# (configure_tree, tree_targets and build_targets are in bench-lib.sh; resolve_build_dir set
+# the preset_dir they read.)
 
 # boost_bin TARGET / mn_bin TARGET / go_bin TARGET: where each system's program is.
 mn_bin()    { printf '%s\n' "$build_dir/bench/$1"; }
@@ -401,22 +374,8 @@ done
 runs_s=$(( SECONDS - runs_start_s ))
 
 # --- (d) the table, the JSON and the charts ---------------------------------------------
-# stats CASE PROCS SYSTEM METRIC: "median min max spread count v1,v2,..." (spread: the
-# relative half-range in percent, or "-" when the median is 0), or "- - - - 0 " without
-# data. Values keep the precision the programs printed; the median of an even count
-# is the mean of the middle two.
-stats() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
-        | summarize_values
-}
-# unit METRIC: the unit of a metric's values.
-unit() {
-    case "$1" in
-        ms|*_ms) echo ms ;;
-        *_us)    echo us ;;
-        *)       echo ns ;;   # ns_per_*, *_ns
-    esac
-}
+# (case_stats CASE PROCS SYSTEM METRIC, "median min max spread count v1,v2,...", and unit
+# METRIC are in bench-lib.sh.)
 # (is_num and ratio OTHER MN, OTHER / MN, are in bench-lib.sh.)
 
 cells="$tmp/cells"     # one line per (case, metric, procs, system), tab-separated, for the JSON
@@ -454,7 +413,7 @@ for c in "${cases[@]}"; do
             declare -A med=()
             row=("$label" "$(size_label "$c")" "$p" "$m")
             for s in "${csys[@]}"; do
-                read -r md lo hi sp cnt list <<<"$(stats "$c" "$p" "$s" "$m")"
+                read -r md lo hi sp cnt list <<<"$(case_stats "$c" "$p" "$s" "$m")"
                 err=""
                 [[ -n "${failed["$c $p $s"]+x}" ]] && err="${failed["$c $p $s"]}"
                 med[$s]="$md"
@@ -466,7 +425,7 @@ for c in "${cases[@]}"; do
             for s in "${sys_names[@]}"; do
                 v="${med[$s]:--}"
                 if is_num "$v"; then
-                    read -r md lo hi sp cnt list <<<"$(stats "$c" "$p" "$s" "$m")"
+                    read -r md lo hi sp cnt list <<<"$(case_stats "$c" "$p" "$s" "$m")"
                     v="$(printf '%.1f' "$md")"
                     [[ "$sp" != - ]] && v+=" ±$sp%"
                 fi
@@ -625,12 +584,6 @@ if [[ "$save" != none ]]; then
     fi
 fi
 
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
-if (( failures > 0 )); then
-    echo
-    echo "$failures failed run(s):"
-    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
-    exit 1
-fi
+time_and_failures "$build_s" "$runs_s" || exit 1
 (( chart_failed == 0 )) || exit 1
 exit 0

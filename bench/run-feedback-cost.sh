@@ -128,38 +128,13 @@ parse_opts '
     --no-switch-cost  switch_cost=0' "$@"
 
 
-split_list procs_list "$procs_arg"
-for p in ${procs_list[@]+"${procs_list[@]}"}; do
-    is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$procs_arg')"
-done
-[[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
-if [[ -z "$runs" ]]; then
-    runs=$(( quick ? 1 : 5 ))
-else
-    is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
-fi
-if [[ -z "$timeout_s" ]]; then
-    timeout_s=$(( quick ? 60 : 300 ))
-else
-    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
-fi
-if [[ -z "$switch_n" ]]; then
-    switch_n=$(( quick ? 20000 : 200000 ))
-else
-    is_pos_int "$switch_n" || bad_arg "--switch-n must be a positive integer, got '$switch_n'"
-fi
-if [[ -z "$switch_rounds" ]]; then
-    switch_rounds=$(( quick ? 2 : 9 ))
-else
-    is_pos_int "$switch_rounds" || bad_arg "--switch-rounds must be a positive integer, got '$switch_rounds'"
-fi
+procs_list_of "$procs_arg"
+pos_int_or_default runs --runs 1 5
+pos_int_or_default timeout_s --timeout 60 300
+pos_int_or_default switch_n --switch-n 20000 200000
+pos_int_or_default switch_rounds --switch-rounds 2 9
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo none || echo feedback-cost )
-elif [[ "$save" != none ]]; then
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default none feedback-cost
 
 select_cases "$only"
 
@@ -171,21 +146,8 @@ if [[ "$(id -u)" -ne 0 ]]; then
     exit 0
 fi
 
-[[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
-build_dir="${build_dir%/}"
-results_dir="$repo_root/bench/results"
-# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
-preset_dir="$repo_root/build/release"
-
-declare -A case_args=()
-for c in "${cases[@]}"; do
-    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
-done
-targets=()
-for c in "${cases[@]}"; do
-    t="${case_target[$c]}"
-    [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
-done
+resolve_build_dir
+set_case_args
 mn_bin() { printf '%s\n' "$build_dir/bench/$1"; }
 switch_bin="$build_dir/bench/bpf_switch_cost"
 

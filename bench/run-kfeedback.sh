@@ -173,15 +173,6 @@ parse_opts '
     --save             =save
     --plot-dir         =plot_dir' "$@"
 
-# pos_int_or_default VAR OPT QUICK_DEFAULT FULL_DEFAULT: VAR's value checked, or the default.
-pos_int_or_default() {
-    local -n v="$1"
-    if [[ -z "$v" ]]; then
-        v=$(( quick ? $3 : $4 ))
-    else
-        is_pos_int "$v" || bad_arg "$2 must be a positive integer, got '$v'"
-    fi
-}
 pos_int_or_default runs --runs 1 5
 pos_int_or_default sweep_runs --sweep-runs 1 3
 pos_int_or_default oversub_runs --oversub-runs 1 3
@@ -200,12 +191,7 @@ is_pos_int "$hog_threads" || bad_arg "--hog-threads must be a positive integer, 
 [[ "$work_us" =~ ^(0|[1-9][0-9]{0,5})$ ]] || bad_arg "--work-us must be 0 to 999999 microseconds, got '$work_us'"
 { is_pos_int "$fanout" && (( fanout <= 64 )); } || bad_arg "--fanout must be 1 to 64, got '$fanout'"
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo none || echo kfeedback )
-elif [[ "$save" != none ]]; then
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default none kfeedback
 if [[ -z "$plot_dir" ]]; then
     plot_dir=$( ((quick)) && echo none || echo docs/img )
 fi
@@ -928,12 +914,6 @@ if [[ "$plot_dir" != none ]] && (( do_latency || do_oversub )); then
     fi
 fi
 
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
-if (( failures > 0 )); then
-    echo
-    echo "$failures failed run(s):"
-    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
-    exit 1
-fi
+time_and_failures "$build_s" "$runs_s" || exit 1
 (( chart_failed == 0 )) || exit 1
 exit 0

@@ -75,11 +75,11 @@ log() { printf 'run-trace-overhead: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# parse_opts, configure_tree, build_targets, summarize_values, is_num, field, exit_why,
+# parse_opts, resolve_build_dir, configure_tree, build_targets, summarize_values, is_num, field, exit_why,
 # fail_run, paired, case_stats, unit, median_cell, verdict, json_str, json_num
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
-# The workloads and their sizes, select_cases, procs_of, run_case, size_label.
+# The workloads and their sizes, select_cases, set_case_args, procs_of, run_case, size_label.
 # shellcheck source=bench/workloads.sh
 source "$repo_root/bench/workloads.sh"
 target_pct=15
@@ -107,47 +107,18 @@ parse_opts '
     --save       =save
     --trace-dir  =trace_dir' "$@"
 
-split_list procs_list "$procs_arg"
-for p in ${procs_list[@]+"${procs_list[@]}"}; do
-    is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$procs_arg')"
-done
-[[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
-if [[ -z "$runs" ]]; then
-    runs=$(( quick ? 1 : 5 ))
-else
-    is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
-fi
-if [[ -z "$timeout_s" ]]; then
-    timeout_s=$(( quick ? 60 : 300 ))
-else
-    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
-fi
+procs_list_of "$procs_arg"
+pos_int_or_default runs --runs 1 5
+pos_int_or_default timeout_s --timeout 60 300
 is_pos_int "$ring_mib" || bad_arg "--ring-mib must be a positive integer (MiB), got '$ring_mib'"
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
 [[ -d "$trace_dir" && -w "$trace_dir" ]] || bad_arg "--trace-dir: '$trace_dir' is not a writable directory"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo none || echo trace-overhead )
-elif [[ "$save" != none ]]; then
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default none trace-overhead
 select_cases "$only"
 
-[[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
-build_dir="${build_dir%/}"
-results_dir="$repo_root/bench/results"
-# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
-preset_dir="$repo_root/build/release"
-
-declare -A case_args=()
-for c in "${cases[@]}"; do
-    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
-done
-targets=(mntrace)
-for c in "${cases[@]}"; do
-    t="${case_target[$c]}"
-    [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
-done
+resolve_build_dir
+set_case_args
+targets+=(mntrace)
 mn_bin() { printf '%s\n' "$build_dir/bench/$1"; }
 mntrace_bin="$build_dir/tools/mntrace"
 
@@ -157,8 +128,7 @@ if [[ ! -f "$build_dir/CMakeCache.txt" ]]; then
 fi
 build_targets "${targets[@]}" || die "building ${targets[*]} failed"
 for t in "${targets[@]}"; do
-    [[ "$t" == mntrace ]] && continue
-    [[ -x "$(mn_bin "$t")" ]] || die "no $(mn_bin "$t") after the build"
+    [[ "$t" == mntrace || -x "$(mn_bin "$t")" ]] || die "no $(mn_bin "$t") after the build"
 done
 [[ -x "$mntrace_bin" ]] || die "no $mntrace_bin after the build"
 build_s=$(( SECONDS - start_s ))
@@ -342,11 +312,5 @@ if [[ "$save" != none ]]; then
     printf 'results: %s\n' "${json#"$repo_root"/}"
 fi
 
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
-if (( failures > 0 )); then
-    echo
-    echo "$failures failed run(s):"
-    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
-    exit 1
-fi
+time_and_failures "$build_s" "$runs_s" || exit 1
 exit 0

@@ -103,6 +103,19 @@ select_cases() {
     [[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$1' and --procs '$procs_arg'"
 }
 
+# set_case_args: for each of `cases`, case_args[CASE] (its quick sizes with the caller's
+# $quick, else its full ones); and `targets`, the distinct CMake targets of the cases.
+set_case_args() {
+    local c t
+    declare -gA case_args=()
+    targets=()
+    for c in "${cases[@]}"; do
+        if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
+        t="${case_target[$c]}"
+        [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
+    done
+}
+
 # procs_of CASE: the procs values CASE runs at.
 procs_of() {
     if [[ -n "${case_only_procs[$1]+x}" ]]; then
