@@ -44,8 +44,92 @@ parse_opts() {
 is_pos_int() { [[ "$1" =~ ^[1-9][0-9]{0,8}$ ]]; }
 # split_list VAR TEXT: the words of TEXT, separated by commas or blanks, into array VAR.
 split_list() { IFS=$', \t\n' read -r -a "$1" <<<"$2" || true; }
+# pos_int_or_default VAR OPT QUICK_DEFAULT FULL_DEFAULT: VAR's value checked (OPT names it
+# in the message), or the default for the caller's $quick.
+pos_int_or_default() {
+    local -n v="$1"
+    if [[ -z "$v" ]]; then
+        v=$(( quick ? $3 : $4 ))
+    else
+        is_pos_int "$v" || bad_arg "$2 must be a positive integer, got '$v'"
+    fi
+}
+# procs_list_of TEXT: --procs TEXT ("1 2" or 1,2) into the array procs_list, each value a
+# positive integer.
+procs_list_of() {
+    local p
+    split_list procs_list "$1"
+    for p in ${procs_list[@]+"${procs_list[@]}"}; do
+        is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$1')"
+    done
+    [[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
+}
+# save_or_default QUICK_DEFAULT FULL_DEFAULT: the caller's $save checked to be a plain file
+# name (or none), or the default for $quick.
+save_or_default() {
+    if [[ -z "$save" ]]; then
+        save=$( ((quick)) && echo "$1" || echo "$2" )
+    else
+        [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
+            || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
+    fi
+}
+
+# --- the programs' lines ------------------------------------------------------------------
+# Every benchmark program prints one line of KEY=VALUE words.
+
+# field LINE KEY: the value of KEY=... in LINE.
+field() {
+    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
+}
+# has_field LINE KEY: LINE has KEY=...
+has_field() { [[ " $1 " == *" $2="* ]]; }
+# exit_why RC: what a failed exit status of a run under `timeout $timeout_s` means, or
+# nothing for 0.
+exit_why() {
+    if [[ $1 -eq 124 || $1 -eq 137 ]]; then echo "timed out after ${timeout_s}s (hang?)"
+    elif [[ $1 -gt 128 ]]; then echo "killed by signal $(($1 - 128)) (exit status $1)"
+    elif [[ $1 -ne 0 ]]; then echo "exit status $1"
+    fi
+}
+
+# fail_run KEY WHY REPRO LABEL: a run failed: shows its output ($outfile, $errfile), logs
+# WHY and how to reproduce it, records it in the caller's failed[KEY] and counts it in
+# failures.
+fail_run() {
+    [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
+    [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
+    log "FAILED: $4: $2"
+    log "  reproduce: $3"
+    # shellcheck disable=SC2034  # the caller's table
+    failed["$1"]="$2; reproduce: $3"
+    failures=$((failures + 1))
+}
+
+# time_and_failures BUILD_S RUNS_S: the closing lines: the time taken, then the runs that
+# failed (the caller's failed and failures), if any. Returns 1 when some did.
+time_and_failures() {
+    local k
+    printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$1" "$2"
+    (( failures > 0 )) || return 0
+    echo
+    echo "$failures failed run(s):"
+    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
+    return 1
+}
 
 # --- building the C++ side ------------------------------------------------------------
+
+# resolve_build_dir: the caller's $build_dir made absolute (relative to $repo_root), without
+# a trailing slash; sets preset_dir (the release preset's dir) and results_dir.
+resolve_build_dir() {
+    [[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
+    build_dir="${build_dir%/}"
+    preset_dir="$repo_root/build/release"
+    # shellcheck disable=SC2034  # the caller's
+    results_dir="$repo_root/bench/results"
+}
+
 # (Called in || lists, where set -e does not apply: every step checks.)
 
 # configure_tree: configure build_dir: the release preset for the default dir, else a
@@ -155,6 +239,56 @@ ratio() {
     awk -v o="$1" -v m="$2" 'BEGIN {
         if (o !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m !~ /^-?[0-9.]+([eE][-+]?[0-9]+)?$/ || m + 0 <= 0 || o + 0 < 0) { print "n/a"; exit }
         printf "%.2f\n", o / m }'
+}
+
+# paired LIST_A LIST_B: two comma-separated lists of runs paired in run order (the i-th of
+# A and of B ran next to each other), as "estimate low high": the geometric mean of B/A and
+# its 95% confidence interval (Student's t on the log ratios), as changes in percent
+# (+2.0 is B 2% above A); "- - -" with fewer than two pairs. The machine's slow drifts
+# disturb it less than a ratio of medians.
+paired() {
+    awk -v a="$1" -v b="$2" 'BEGIN {
+        na = split(a, x, ","); nb = split(b, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
+        for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
+        if (n < 2) { print "- - -"; exit }
+        m = s / n; for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
+        se = sqrt(ss / (n - 1) / n)
+        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
+        t = (n - 1 <= 30) ? tq[n - 1] : 2.0
+        printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
+    }'
+}
+
+# case_stats CASE PROCS SIDE METRIC: summarize_values of the runs recorded in $results,
+# whose lines are "case procs side metric value" (the A/B harnesses' format).
+case_stats() {
+    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
+        | summarize_values
+}
+# unit METRIC: the unit its name ends in (ms, us; ns otherwise).
+unit() {
+    case "$1" in
+        ms|*_ms) echo ms ;;
+        *_us)    echo us ;;
+        *)       echo ns ;;
+    esac
+}
+# median_cell MEDIAN SPREAD: "median ±spread%" (without the spread when it is -).
+median_cell() {
+    if is_num "$1"; then
+        printf '%.1f%s' "$1" "$([[ "$2" != - ]] && printf ' ±%s%%' "$2")"
+    else
+        printf '%s' "$1"
+    fi
+}
+# verdict OVERHEAD PAIRED PAIRED_LOW TARGET: a judged overhead (percent) against TARGET,
+# from the paired estimate when there is one (PAIRED not -), else from the medians':
+# ok (at most TARGET), OVER (above, and so is the whole confidence interval) or over?
+# (above, but the interval reaches TARGET or below, or there is a single run: noise).
+verdict() {
+    awk -v o="$1" -v pe="$2" -v plo="$3" -v t="$4" 'BEGIN {
+        if (pe != "-") o = pe
+        if (o + 0 <= t) print "ok"; else if (plo != "-" && plo + 0 > t) print "OVER"; else print "over?" }'
 }
 
 # ---- JSON and charts, for the harnesses that write results ------------------------------------

@@ -155,29 +155,12 @@ parse_opts '
 
 # split_list VAR STRING: STRING's comma- or blank-separated words into array VAR.
 
-split_list procs_list "$procs_arg"
-for p in ${procs_list[@]+"${procs_list[@]}"}; do
-    is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$procs_arg')"
-done
-[[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
+procs_list_of "$procs_arg"
 
-if [[ -z "$runs" ]]; then
-    runs=$(( quick ? 1 : 5 ))
-else
-    is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
-fi
-if [[ -z "$timeout_s" ]]; then
-    timeout_s=$(( quick ? 60 : 300 ))
-else
-    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
-fi
+pos_int_or_default runs --runs 1 5
+pos_int_or_default timeout_s --timeout 60 300
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo quick || echo latest )
-else
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default quick latest
 
 run_mn=0 run_go=0 run_boost=0
 split_list systems_words "$systems_arg"
@@ -191,64 +174,22 @@ for s in ${systems_words[@]+"${systems_words[@]}"}; do
 done
 (( run_mn || run_go || run_boost )) || bad_arg "--systems: empty list"
 
-# The cases to run, in the canonical order, whatever the order of --only.
-declare -A wanted=()
-if [[ -n "$only" ]]; then
-    split_list only_words "$only"
-    for name in ${only_words[@]+"${only_words[@]}"}; do
-        [[ -n "${workload_cases[$name]+x}" ]] \
-            || bad_arg "--only: unknown workload '$name' (known: ${all_workloads[*]})"
-        for c in ${workload_cases[$name]}; do wanted[$c]=1; done
-    done
-    [[ ${#wanted[@]} -gt 0 ]] || bad_arg "--only: empty list"
-else
-    for c in "${all_cases[@]}"; do wanted[$c]=1; done
-fi
-cases=()
-for c in "${all_cases[@]}"; do
-    [[ -n "${wanted[$c]+x}" ]] || continue
-    # A case pinned to one procs value runs only if that value is asked for.
-    if [[ -n "${case_only_procs[$c]+x}" && " ${procs_list[*]} " != *" ${case_only_procs[$c]} "* ]]; then
-        log "note: $c runs at procs=${case_only_procs[$c]} only, which --procs '${procs_arg}' leaves out: skipped"
-        continue
-    fi
-    cases+=("$c")
-done
-[[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$only' and --procs '$procs_arg'"
+select_cases "$only"
 
-# procs_of CASE: the procs values CASE runs at.
-procs_of() {
-    if [[ -n "${case_only_procs[$1]+x}" ]]; then
-        printf '%s\n' "${case_only_procs[$1]}"
-    else
-        printf '%s\n' "${procs_list[@]}"
-    fi
-}
-
-[[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
-build_dir="${build_dir%/}"
-results_dir="$repo_root/bench/results"
-
-declare -A case_args=()
-for c in "${cases[@]}"; do
-    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
-done
-
-# The distinct C++ targets of the chosen cases, and those Boost.Fiber has.
-targets=()
+resolve_build_dir
+# case_args and the distinct C++ targets of the chosen cases; and those Boost.Fiber has.
+set_case_args
 boost_targets=()
 for c in "${cases[@]}"; do
     t="${case_target[$c]}"
-    [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
     if (( case_boost[$c] )) && [[ " ${boost_targets[*]} " != *" boost_$t "* ]]; then
         boost_targets+=("boost_$t")
     fi
 done
 
 # --- (a) building the C++ sides: mnsched and Boost.Fiber ------------------------------
-# (configure_tree, tree_targets and build_targets are in bench-lib.sh.)
-# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
-preset_dir="$repo_root/build/release"
+# (configure_tree, tree_targets and build_targets are in bench-lib.sh; resolve_build_dir set
+# the preset_dir they read.)
 
 # boost_bin TARGET / mn_bin TARGET / go_bin TARGET: where each system's program is.
 mn_bin()    { printf '%s\n' "$build_dir/bench/$1"; }
@@ -360,13 +301,6 @@ outfile="$tmp/out"
 failures=0
 declare -A failed=()   # "case procs system" -> why
 
-# field LINE KEY: the value of KEY=... in LINE.
-field() {
-    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
-# has_field LINE KEY: LINE has KEY=...
-has_field() { [[ " $1 " == *" $2="* ]]; }
-
 # systems_of CASE: the systems that run CASE, in the order they alternate.
 systems_of() {
     (( run_mn )) && echo mnsched
@@ -379,38 +313,21 @@ systems_of() {
 run_one() {
     local c="$1" procs="$2" system="$3"
     local word="${case_word[$c]}" t="${case_target[$c]}"
-    local bin repro rc=0 line v m kv k why="" first=1
+    local bin repro rc=0 line v m why
+    local -a cmd
     case "$system" in
         mnsched) bin="$(mn_bin "$t")" ;;
         go)      bin="$(go_bin "$t")" ;;
         boost)   bin="$(boost_bin "$t")" ;;
     esac
-    local -a cmd=("$bin")
-    for kv in ${case_args[$c]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
+    case_cmd "$c" "$bin"
     repro="MN_PROCS=$procs GOMAXPROCS=$procs ${cmd[*]}"
     MN_PROCS="$procs" GOMAXPROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" || rc=$?
     line="$(grep -E "^$word system=$system " "$outfile" | tail -n 1 || true)"
-    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-        why="timed out after ${timeout_s}s (hang?)"
-    elif [[ $rc -gt 128 ]]; then
-        why="killed by signal $((rc - 128)) (exit status $rc)"
-    elif [[ $rc -ne 0 ]]; then
-        why="exit status $rc"
-    elif [[ -z "$line" ]]; then
-        why="printed no '$word system=$system ...' line"
-    fi
+    why="$(exit_why "$rc")"
+    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=$system ...' line"
+    [[ -z "$why" ]] && why="$(check_line "$c" "$line")"
     if [[ -z "$why" ]]; then
-        for kv in ${case_args[$c]}; do
-            k="${kv%%=*}"
-            if (( first )) || has_field "$line" "$k"; then
-                [[ "$(field "$line" "$k")" == "${kv#*=}" ]] || why="$k= is not ${kv#*=} in: $line"
-            fi
-            first=0
-        done
-        for m in ${case_metrics[$c]}; do
-            v="$(field "$line" "$m")"
-            [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || why="bad or missing $m= in: $line"
-        done
         if [[ "$c" == skynet ]] && { [[ "$system" != boost ]] || has_field "$line" sum; }; then
             local want
             want="$(awk -v n="$(field "$line" leaves)" 'BEGIN { printf "%.0f", n * (n - 1) / 2 }')"
@@ -457,28 +374,8 @@ done
 runs_s=$(( SECONDS - runs_start_s ))
 
 # --- (d) the table, the JSON and the charts ---------------------------------------------
-# stats CASE PROCS SYSTEM METRIC: "median min max spread count v1,v2,..." (spread: the
-# relative half-range in percent, or "-" when the median is 0), or "- - - - 0 " without
-# data. Values keep the precision the programs printed; the median of an even count
-# is the mean of the middle two.
-stats() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
-        | summarize_values
-}
-# unit METRIC: the unit of a metric's values.
-unit() {
-    case "$1" in
-        ms|*_ms) echo ms ;;
-        *_us)    echo us ;;
-        *)       echo ns ;;   # ns_per_*, *_ns
-    esac
-}
-# size_label CASE: the n column: the size, times the rounds when there are rounds.
-size_label() {
-    local kv out=""
-    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
-    printf '%s\n' "$out"
-}
+# (case_stats CASE PROCS SYSTEM METRIC, "median min max spread count v1,v2,...", and unit
+# METRIC are in bench-lib.sh.)
 # (is_num and ratio OTHER MN, OTHER / MN, are in bench-lib.sh.)
 
 cells="$tmp/cells"     # one line per (case, metric, procs, system), tab-separated, for the JSON
@@ -516,7 +413,7 @@ for c in "${cases[@]}"; do
             declare -A med=()
             row=("$label" "$(size_label "$c")" "$p" "$m")
             for s in "${csys[@]}"; do
-                read -r md lo hi sp cnt list <<<"$(stats "$c" "$p" "$s" "$m")"
+                read -r md lo hi sp cnt list <<<"$(case_stats "$c" "$p" "$s" "$m")"
                 err=""
                 [[ -n "${failed["$c $p $s"]+x}" ]] && err="${failed["$c $p $s"]}"
                 med[$s]="$md"
@@ -528,7 +425,7 @@ for c in "${cases[@]}"; do
             for s in "${sys_names[@]}"; do
                 v="${med[$s]:--}"
                 if is_num "$v"; then
-                    read -r md lo hi sp cnt list <<<"$(stats "$c" "$p" "$s" "$m")"
+                    read -r md lo hi sp cnt list <<<"$(case_stats "$c" "$p" "$s" "$m")"
                     v="$(printf '%.1f' "$md")"
                     [[ "$sp" != - ]] && v+=" ±$sp%"
                 fi
@@ -687,12 +584,6 @@ if [[ "$save" != none ]]; then
     fi
 fi
 
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
-if (( failures > 0 )); then
-    echo
-    echo "$failures failed run(s):"
-    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
-    exit 1
-fi
+time_and_failures "$build_s" "$runs_s" || exit 1
 (( chart_failed == 0 )) || exit 1
 exit 0

@@ -85,7 +85,8 @@ log() { printf 'run-feedback-cost: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# parse_opts, configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio
+# parse_opts, configure_tree, tree_targets, build_targets, summarize_values, is_num, ratio,
+# field, exit_why, fail_run, paired, case_stats, median_cell, verdict
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 
@@ -127,69 +128,15 @@ parse_opts '
     --no-switch-cost  switch_cost=0' "$@"
 
 
-split_list procs_list "$procs_arg"
-for p in ${procs_list[@]+"${procs_list[@]}"}; do
-    is_pos_int "$p" || bad_arg "--procs: '$p' is not a positive integer (in '$procs_arg')"
-done
-[[ ${#procs_list[@]} -gt 0 ]] || bad_arg "--procs: empty list"
-if [[ -z "$runs" ]]; then
-    runs=$(( quick ? 1 : 5 ))
-else
-    is_pos_int "$runs" || bad_arg "--runs must be a positive integer, got '$runs'"
-fi
-if [[ -z "$timeout_s" ]]; then
-    timeout_s=$(( quick ? 60 : 300 ))
-else
-    is_pos_int "$timeout_s" || bad_arg "--timeout must be a positive integer (seconds), got '$timeout_s'"
-fi
-if [[ -z "$switch_n" ]]; then
-    switch_n=$(( quick ? 20000 : 200000 ))
-else
-    is_pos_int "$switch_n" || bad_arg "--switch-n must be a positive integer, got '$switch_n'"
-fi
-if [[ -z "$switch_rounds" ]]; then
-    switch_rounds=$(( quick ? 2 : 9 ))
-else
-    is_pos_int "$switch_rounds" || bad_arg "--switch-rounds must be a positive integer, got '$switch_rounds'"
-fi
+procs_list_of "$procs_arg"
+pos_int_or_default runs --runs 1 5
+pos_int_or_default timeout_s --timeout 60 300
+pos_int_or_default switch_n --switch-n 20000 200000
+pos_int_or_default switch_rounds --switch-rounds 2 9
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo none || echo feedback-cost )
-elif [[ "$save" != none ]]; then
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default none feedback-cost
 
-declare -A wanted=()
-if [[ -n "$only" ]]; then
-    split_list only_words "$only"
-    for name in ${only_words[@]+"${only_words[@]}"}; do
-        [[ -n "${workload_cases[$name]+x}" ]] \
-            || bad_arg "--only: unknown workload '$name' (known: ${all_workloads[*]})"
-        for c in ${workload_cases[$name]}; do wanted[$c]=1; done
-    done
-    [[ ${#wanted[@]} -gt 0 ]] || bad_arg "--only: empty list"
-else
-    for c in "${all_cases[@]}"; do wanted[$c]=1; done
-fi
-cases=()
-for c in "${all_cases[@]}"; do
-    [[ -n "${wanted[$c]+x}" ]] || continue
-    if [[ -n "${case_only_procs[$c]+x}" && " ${procs_list[*]} " != *" ${case_only_procs[$c]} "* ]]; then
-        log "note: $c runs at procs=${case_only_procs[$c]} only, which --procs '${procs_arg}' leaves out: skipped"
-        continue
-    fi
-    cases+=("$c")
-done
-[[ ${#cases[@]} -gt 0 ]] || bad_arg "nothing to run with --only '$only' and --procs '$procs_arg'"
-
-procs_of() {
-    if [[ -n "${case_only_procs[$1]+x}" ]]; then
-        printf '%s\n' "${case_only_procs[$1]}"
-    else
-        printf '%s\n' "${procs_list[@]}"
-    fi
-}
+select_cases "$only"
 
 # --- root -----------------------------------------------------------------------------
 if [[ "$(id -u)" -ne 0 ]]; then
@@ -199,21 +146,8 @@ if [[ "$(id -u)" -ne 0 ]]; then
     exit 0
 fi
 
-[[ "$build_dir" == /* ]] || build_dir="$repo_root/$build_dir"
-build_dir="${build_dir%/}"
-results_dir="$repo_root/bench/results"
-# shellcheck disable=SC2034  # read by bench-lib.sh's configure_tree and build_targets
-preset_dir="$repo_root/build/release"
-
-declare -A case_args=()
-for c in "${cases[@]}"; do
-    if (( quick )); then case_args[$c]="${case_quick[$c]}"; else case_args[$c]="${case_full[$c]}"; fi
-done
-targets=()
-for c in "${cases[@]}"; do
-    t="${case_target[$c]}"
-    [[ " ${targets[*]} " == *" $t "* ]] || targets+=("$t")
-done
+resolve_build_dir
+set_case_args
 mn_bin() { printf '%s\n' "$build_dir/bench/$1"; }
 switch_bin="$build_dir/bench/bpf_switch_cost"
 
@@ -282,57 +216,11 @@ results="$tmp/results"   # "case procs side metric value", in run order
 failures=0
 declare -A failed=()     # "case procs side" -> why
 
-field() {
-    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
-has_field() { [[ " $1 " == *" $2="* ]]; }
-
 # run_one CASE PROCS SIDE: SIDE is off or on (MN_KERNEL_FEEDBACK=off / required).
 run_one() {
-    local c="$1" procs="$2" side="$3"
-    local word="${case_word[$c]}" t="${case_target[$c]}"
-    local mode=off rc=0 line v m kv k why="" first=1 repro
-    [[ "$side" == on ]] && mode=required
-    local -a cmd=("$(mn_bin "$t")")
-    for kv in ${case_args[$c]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
-    repro="MN_KERNEL_FEEDBACK=$mode MN_PROCS=$procs ${cmd[*]}"
-    MN_KERNEL_FEEDBACK="$mode" MN_PROCS="$procs" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" 2>"$errfile" || rc=$?
-    line="$(grep -E "^$word system=mnsched " "$outfile" | tail -n 1 || true)"
-    if [[ $rc -eq 124 || $rc -eq 137 ]]; then
-        why="timed out after ${timeout_s}s (hang?)"
-    elif [[ $rc -gt 128 ]]; then
-        why="killed by signal $((rc - 128)) (exit status $rc)"
-    elif [[ $rc -ne 0 ]]; then
-        why="exit status $rc"
-    elif [[ -z "$line" ]]; then
-        why="printed no '$word system=mnsched ...' line"
-    fi
-    if [[ -z "$why" ]]; then
-        for kv in ${case_args[$c]}; do
-            k="${kv%%=*}"
-            if (( first )) || has_field "$line" "$k"; then
-                [[ "$(field "$line" "$k")" == "${kv#*=}" ]] || why="$k= is not ${kv#*=} in: $line"
-            fi
-            first=0
-        done
-        for m in ${case_metrics[$c]}; do
-            v="$(field "$line" "$m")"
-            [[ "$v" =~ ^-?[0-9]+(\.[0-9]+)?$ ]] || why="bad or missing $m= in: $line"
-        done
-    fi
-    if [[ -n "$why" ]]; then
-        [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
-        [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
-        log "FAILED: feedback $side, $c procs=$procs: $why"
-        log "  reproduce: $repro"
-        failed["$c $procs $side"]="$why; reproduce: $repro"
-        failures=$((failures + 1))
-        return 1
-    fi
-    printf '%-3s %s\n' "$side" "$line"
-    for m in ${case_metrics[$c]}; do
-        printf '%s %s %s %s %s\n' "$c" "$procs" "$side" "$m" "$(field "$line" "$m")" >>"$results"
-    done
+    local mode=off
+    [[ "$3" == on ]] && mode=required
+    run_case "$1" "$2" "$3" "feedback $3" MN_KERNEL_FEEDBACK="$mode" MN_PROCS="$2"
 }
 
 log "cases: ${cases[*]}; procs: ${procs_list[*]}; runs: $runs each with feedback off and on (ABBA)$( ((quick)) && echo '; quick sizes')"
@@ -371,47 +259,6 @@ fi
 runs_s=$(( SECONDS - runs_start_s ))
 
 # --- the table ------------------------------------------------------------------------
-stats() {
-    awk -v c="$1" -v p="$2" -v s="$3" -v m="$4" '$1 == c && $2 == p && $3 == s && $4 == m { print $5 }' "$results" \
-        | summarize_values
-}
-unit() {
-    case "$1" in
-        ms|*_ms) echo ms ;;
-        *_us)    echo us ;;
-        *)       echo ns ;;
-    esac
-}
-size_label() {
-    local kv out=""
-    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
-    printf '%s\n' "$out"
-}
-cell() {  # MEDIAN SPREAD: "median ±spread%"
-    if is_num "$1"; then
-        printf '%.1f%s' "$1" "$([[ "$2" != - ]] && printf ' ±%s%%' "$2")"
-    else
-        printf '%s' "$1"
-    fi
-}
-
-# paired LIST_OFF LIST_ON: the runs paired in run order (the i-th off and on ran next to
-# each other), as "estimate low high": the geometric mean of on/off and its 95% confidence
-# interval (Student's t on the log ratios), as overheads in percent; "- - -" with fewer
-# than two pairs.
-paired() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
-        na = split(a, x, ","); nb = split(b, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
-        for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
-        if (n < 2) { print "- - -"; exit }
-        m = s / n; for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
-        se = sqrt(ss / (n - 1) / n)
-        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
-        t = (n - 1 <= 30) ? tq[n - 1] : 2.0
-        printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
-    }'
-}
-
 cells="$tmp/cells"   # tab-separated, one per (case, metric, procs), for the JSON
 : >"$cells"
 over_list=()
@@ -433,8 +280,8 @@ for c in "${cases[@]}"; do
         [[ -n "${failed["$c $p off"]+x}" ]] && err="off: ${failed["$c $p off"]}"
         [[ -n "${failed["$c $p on"]+x}" ]] && err="${err:+$err; }on: ${failed["$c $p on"]}"
         for m in ${case_metrics[$c]}; do
-            read -r md_off lo_off hi_off sp_off _ list_off <<<"$(stats "$c" "$p" off "$m")"
-            read -r md_on lo_on hi_on sp_on _ list_on <<<"$(stats "$c" "$p" on "$m")"
+            read -r md_off lo_off hi_off sp_off _ list_off <<<"$(case_stats "$c" "$p" off "$m")"
+            read -r md_on lo_on hi_on sp_on _ list_on <<<"$(case_stats "$c" "$p" on "$m")"
             judged=0
             [[ " ${case_judged[$c]} " == *" $m "* ]] && judged=1
             r="n/a" ov="-" verdict="-" pe="-" plo="-" phi="-"
@@ -446,9 +293,7 @@ for c in "${cases[@]}"; do
                 read -r pe plo phi <<<"$(paired "$list_off" "$list_on")"
                 if (( judged )) && [[ "$r" != n/a ]]; then
                     # The paired estimate when there are two pairs or more, else the medians'.
-                    verdict="$(awk -v o="$ov" -v pe="$pe" -v plo="$plo" -v t="$target_pct" 'BEGIN {
-                        if (pe != "-") o = pe
-                        if (o + 0 <= t) print "ok"; else if (plo != "-" && plo + 0 > t) print "OVER"; else print "over?" }')"
+                    verdict="$(verdict "$ov" "$pe" "$plo" "$target_pct")"
                     if [[ "$pe" == - ]]; then
                         [[ "$verdict" == "over?" ]] && unsure_list+=("$c procs=$p $m: medians ${ov}% (one run each)")
                     else
@@ -460,7 +305,7 @@ for c in "${cases[@]}"; do
             (( judged )) || verdict="(shown)"
             [[ -n "$err" ]] && verdict="FAIL"
             # shellcheck disable=SC2059
-            printf "$fmt" "$c" "$(size_label "$c")" "$p" "$m" "$(cell "$md_off" "$sp_off")" "$(cell "$md_on" "$sp_on")" \
+            printf "$fmt" "$c" "$(size_label "$c")" "$p" "$m" "$(median_cell "$md_off" "$sp_off")" "$(median_cell "$md_on" "$sp_on")" \
                 "$r" "$( [[ "$ov" != - ]] && printf '%s%%' "$ov" || printf -- - )" \
                 "$( [[ "$pe" != - ]] && printf '%s%% [%s, %s]' "$pe" "$plo" "$phi" || printf -- - )" "$verdict"
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \

@@ -173,15 +173,6 @@ parse_opts '
     --save             =save
     --plot-dir         =plot_dir' "$@"
 
-# pos_int_or_default VAR OPT QUICK_DEFAULT FULL_DEFAULT: VAR's value checked, or the default.
-pos_int_or_default() {
-    local -n v="$1"
-    if [[ -z "$v" ]]; then
-        v=$(( quick ? $3 : $4 ))
-    else
-        is_pos_int "$v" || bad_arg "$2 must be a positive integer, got '$v'"
-    fi
-}
 pos_int_or_default runs --runs 1 5
 pos_int_or_default sweep_runs --sweep-runs 1 3
 pos_int_or_default oversub_runs --oversub-runs 1 3
@@ -200,12 +191,7 @@ is_pos_int "$hog_threads" || bad_arg "--hog-threads must be a positive integer, 
 [[ "$work_us" =~ ^(0|[1-9][0-9]{0,5})$ ]] || bad_arg "--work-us must be 0 to 999999 microseconds, got '$work_us'"
 { is_pos_int "$fanout" && (( fanout <= 64 )); } || bad_arg "--fanout must be 1 to 64, got '$fanout'"
 [[ -n "$build_dir" ]] || bad_arg "--build-dir must not be empty"
-if [[ -z "$save" ]]; then
-    save=$( ((quick)) && echo none || echo kfeedback )
-elif [[ "$save" != none ]]; then
-    [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
-        || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
-fi
+save_or_default none kfeedback
 if [[ -z "$plot_dir" ]]; then
     plot_dir=$( ((quick)) && echo none || echo docs/img )
 fi
@@ -422,11 +408,6 @@ results="$tmp/results"   # "part key config hog field value", in run order
 failures=0
 declare -A failed=()     # "part key config hog" -> why
 
-field() {
-    printf '%s\n' "$1" | awk -v k="$2" '{ for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }'
-}
-has_field() { [[ " $1 " == *" $2="* ]]; }
-
 # rotate ROUND ITEM...: the items, starting at the ROUND-th (modulo their count).
 rotate() {
     local r="$1"; shift
@@ -449,22 +430,6 @@ run_cmd() {
     env "${envs[@]}" timeout -k 10 "$timeout_s" "$@" </dev/null >"$outfile" 2>"$errfile" || rc=$?
     if [[ "$hog" == hog ]]; then stop_hog || hog_short=1; fi
     return "$rc"
-}
-# exit_why RC: what a failed exit status means, or nothing for 0.
-exit_why() {
-    if [[ $1 -eq 124 || $1 -eq 137 ]]; then echo "timed out after ${timeout_s}s (hang?)"
-    elif [[ $1 -gt 128 ]]; then echo "killed by signal $(($1 - 128)) (exit status $1)"
-    elif [[ $1 -ne 0 ]]; then echo "exit status $1"
-    fi
-}
-# fail_run KEY WHY REPRO LABEL
-fail_run() {
-    [[ -s "$outfile" ]] && sed 's/^/  | /' "$outfile"
-    [[ -s "$errfile" ]] && sed 's/^/  | /' "$errfile" >&2
-    log "FAILED: $4: $2"
-    log "  reproduce: $3"
-    failed["$1"]="$2; reproduce: $3"
-    failures=$((failures + 1))
 }
 
 lat_fields=(p50_us p99_us p999_us max_us rps)
@@ -682,18 +647,6 @@ over_rows="$tmp/over-rows"   # tab-separated, one per case, metric, hog and conf
 # (read splits on tabs as on blanks: an empty field inside would shift the others)
 : >"$over_rows"
 spin_target=() metric_target=()
-size_label() {
-    local kv out=""
-    for kv in ${case_args[$1]}; do out+="${out:+x}${kv#*=}"; done
-    printf '%s\n' "$out"
-}
-unit() {
-    case "$1" in
-        ms|*_ms) echo ms ;;
-        *_us)    echo us ;;
-        *)       echo ns ;;
-    esac
-}
 # spread_cell MEDIAN SPREAD COUNT: "median ±spread%" (the median alone for one run), or -.
 spread_cell() {
     (( $3 > 0 )) || { echo -; return; }
@@ -961,12 +914,6 @@ if [[ "$plot_dir" != none ]] && (( do_latency || do_oversub )); then
     fi
 fi
 
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
-if (( failures > 0 )); then
-    echo
-    echo "$failures failed run(s):"
-    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
-    exit 1
-fi
+time_and_failures "$build_s" "$runs_s" || exit 1
 (( chart_failed == 0 )) || exit 1
 exit 0

@@ -605,11 +605,5 @@ if [[ "$save" != none ]]; then
     write_json "$json" || die "writing $json failed"
     printf 'results: %s\n' "${json#"$repo_root"/}"
 fi
-printf 'time: %d s in all (building %d s, runs %d s)\n' "$(( SECONDS - start_s ))" "$build_s" "$runs_s"
-if (( failures > 0 )); then
-    echo
-    echo "$failures failed run(s):"
-    for k in "${!failed[@]}"; do printf '  %s: %s\n' "$k" "${failed[$k]}"; done | sort
-    exit 1
-fi
+time_and_failures "$build_s" "$runs_s" || exit 1
 exit 0

@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "json.hpp"
 #include "test_util.hpp"
 
 #ifndef MNSTAT_PATH
@@ -55,7 +56,7 @@ Result RunMnstat(const std::string& args, bool with_stderr = true) {
   return mn::testing_util::RunCommand(std::string(MNSTAT_PATH) + " " + args + (with_stderr ? " 2>&1" : ""));
 }
 
-// ---- a small JSON reader: enough to check mnstat's output is JSON and what it holds -------------
+// ---- mnstat's JSON, read with tools/json.hpp and held as the checks below want it -------------
 
 struct Json {
   enum Type { kNull, kBool, kNumber, kString, kArray, kObject } type = kNull;
@@ -72,6 +73,34 @@ struct Json {
     return nullptr;
   }
 };
+
+Json FromValue(const mn_tools::json::Value& v) {
+  using T = mn_tools::json::Value::Type;
+  Json j;
+  switch (v.type()) {
+    case T::kNull: break;
+    case T::kBool: j.type = Json::kBool, j.boolean = v.as_bool(); break;
+    case T::kNumber: j.type = Json::kNumber, j.number = v.as_number(); break;
+    case T::kString: j.type = Json::kString, j.string = v.as_string(); break;
+    case T::kArray:
+      j.type = Json::kArray;
+      for (const auto& e : v.as_array()) j.array.push_back(FromValue(e));
+      break;
+    case T::kObject:
+      j.type = Json::kObject;
+      for (const auto& [k, e] : v.as_object()) j.object.emplace_back(k, FromValue(e));
+      break;
+  }
+  return j;
+}
+
+// The whole text is one JSON value (whitespace around it aside).
+bool ParseJson(std::string_view text, Json* out) {
+  absl::StatusOr<mn_tools::json::Value> v = mn_tools::json::Parse(text);
+  if (!v.ok()) return false;
+  *out = FromValue(*v);
+  return true;
+}
 
 // obj[key] is a number, a whole one and not negative (a counter).
 testing::AssertionResult IsCount(const Json& obj, const char* key) {
@@ -93,136 +122,6 @@ testing::AssertionResult IsRate(const Json& obj, const char* key) {
   }
   return testing::AssertionSuccess();
 }
-
-class JsonParser {
- public:
-  explicit JsonParser(std::string_view text) : s_(text) {}
-
-  // The whole text is one value (whitespace around it aside).
-  bool ParseAll(Json* out) {
-    if (!Value(out)) return false;
-    Space();
-    return i_ == s_.size();
-  }
-
- private:
-  void Space() {
-    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\t' || s_[i_] == '\r')) i_++;
-  }
-  bool Lit(std::string_view w) {
-    if (s_.substr(i_, w.size()) != w) return false;
-    i_ += w.size();
-    return true;
-  }
-  bool Value(Json* v) {
-    Space();
-    if (i_ >= s_.size()) return false;
-    char c = s_[i_];
-    if (c == '{') return Object(v);
-    if (c == '[') return Array(v);
-    if (c == '"') {
-      v->type = Json::kString;
-      return String(&v->string);
-    }
-    if (Lit("null")) return v->type = Json::kNull, true;
-    if (Lit("true")) return v->type = Json::kBool, v->boolean = true, true;
-    if (Lit("false")) return v->type = Json::kBool, v->boolean = false, true;
-    return Number(v);
-  }
-  bool Number(Json* v) {
-    std::size_t start = i_;
-    if (i_ < s_.size() && s_[i_] == '-') i_++;
-    std::size_t digits = i_;
-    while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) || s_[i_] == '.' ||
-                              s_[i_] == 'e' || s_[i_] == 'E' || s_[i_] == '+' || s_[i_] == '-')) {
-      i_++;
-    }
-    if (i_ == digits) return false;
-    std::string text(s_.substr(start, i_ - start));
-    char* end = nullptr;
-    v->type = Json::kNumber;
-    v->number = std::strtod(text.c_str(), &end);
-    return end == text.c_str() + text.size();
-  }
-  bool String(std::string* out) {
-    if (!Lit("\"")) return false;
-    while (i_ < s_.size()) {
-      char c = s_[i_++];
-      if (c == '"') return true;
-      if (static_cast<unsigned char>(c) < 0x20) return false;  // must be escaped
-      if (c != '\\') {
-        *out += c;
-        continue;
-      }
-      if (i_ >= s_.size()) return false;
-      char e = s_[i_++];
-      switch (e) {
-        case '"': case '\\': case '/': *out += e; break;
-        case 'b': *out += '\b'; break;
-        case 'f': *out += '\f'; break;
-        case 'n': *out += '\n'; break;
-        case 'r': *out += '\r'; break;
-        case 't': *out += '\t'; break;
-        case 'u': {
-          if (i_ + 4 > s_.size()) return false;
-          unsigned cp = 0;
-          for (int k = 0; k < 4; k++) {
-            char h = s_[i_++];
-            if (!std::isxdigit(static_cast<unsigned char>(h))) return false;
-            cp = cp * 16 + static_cast<unsigned>(std::isdigit(static_cast<unsigned char>(h)) ? h - '0' : (h | 0x20) - 'a' + 10);
-          }
-          if (cp < 0x80) {
-            *out += static_cast<char>(cp);
-          } else if (cp < 0x800) {
-            *out += static_cast<char>(0xC0 | (cp >> 6));
-            *out += static_cast<char>(0x80 | (cp & 0x3F));
-          } else {
-            *out += static_cast<char>(0xE0 | (cp >> 12));
-            *out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
-            *out += static_cast<char>(0x80 | (cp & 0x3F));
-          }
-          break;
-        }
-        default: return false;
-      }
-    }
-    return false;
-  }
-  bool Array(Json* v) {
-    v->type = Json::kArray;
-    i_++;  // [
-    Space();
-    if (Lit("]")) return true;
-    for (;;) {
-      v->array.emplace_back();
-      if (!Value(&v->array.back())) return false;
-      Space();
-      if (Lit("]")) return true;
-      if (!Lit(",")) return false;
-    }
-  }
-  bool Object(Json* v) {
-    v->type = Json::kObject;
-    i_++;  // {
-    Space();
-    if (Lit("}")) return true;
-    for (;;) {
-      Space();
-      std::string key;
-      if (!String(&key)) return false;
-      Space();
-      if (!Lit(":")) return false;
-      v->object.emplace_back(std::move(key), Json{});
-      if (!Value(&v->object.back().second)) return false;
-      Space();
-      if (Lit("}")) return true;
-      if (!Lit(",")) return false;
-    }
-  }
-
-  std::string_view s_;
-  std::size_t i_ = 0;
-};
 
 // ---- the child: a runtime of 2 Ps with 4 busy Gs ------------------------------------------------
 
@@ -332,7 +231,7 @@ TEST(Mnstat, OnceJsonDescribesALiveRuntime) {
   EXPECT_TRUE(unlinked == 0 || unlink_errno == ENOENT) << rt_pin << ": " << std::strerror(unlink_errno);
   ASSERT_EQ(no_rt_json.exit_code, 0) << no_rt_json.out;
   Json no_rt;
-  ASSERT_TRUE(JsonParser(no_rt_json.out).ParseAll(&no_rt)) << "not one JSON value: " << no_rt_json.out;
+  ASSERT_TRUE(ParseJson(no_rt_json.out, &no_rt)) << "not one JSON value: " << no_rt_json.out;
   ASSERT_EQ(no_rt.type, Json::kObject) << no_rt_json.out;
   ASSERT_NE(no_rt.Get("runtime"), nullptr) << no_rt_json.out;
   EXPECT_EQ(no_rt.Get("runtime")->type, Json::kNull) << no_rt_json.out;
@@ -347,7 +246,7 @@ TEST(Mnstat, OnceJsonDescribesALiveRuntime) {
   EXPECT_EQ(r.out.back(), '\n');
   EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << r.out;
   Json frame;
-  ASSERT_TRUE(JsonParser(r.out).ParseAll(&frame)) << "not one JSON value: " << r.out;
+  ASSERT_TRUE(ParseJson(r.out, &frame)) << "not one JSON value: " << r.out;
   ASSERT_EQ(frame.type, Json::kObject) << r.out;
 
   for (const char* key : {"pid", "comm", "time_unix_ns", "interval_ns", "cpus", "ms", "ps", "runtime"}) {

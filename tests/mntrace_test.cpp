@@ -1,19 +1,25 @@
 // tools/mntrace: `mntrace summarize` on hand-made traces in docs/tracing.md's format whose
 // summaries are known exactly (a whole-run trace, and a ring-mode one whose events lack
 // their starts); --top; the exit codes for bad usage (2) and for a file that is not a
-// valid trace (1, naming the file and the fault).
+// valid trace (1, naming the file and the fault); and a trace the runtime records of a
+// known workload, whose summary must agree with sums taken from the events directly.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <map>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include <mn/mn.hpp>
+
 #include "json.hpp"
 #include "test_util.hpp"
+#include "trace_model.hpp"
 
 #ifndef MNTRACE_PATH
 #error "MNTRACE_PATH (the mntrace binary) must be defined by the build"
@@ -352,6 +358,117 @@ TEST(Mntrace, InvalidTraceExits1) {
   r = Mntrace("summarize /");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_TRUE(HasSubstr(r.out, "/"));
+}
+
+// A real run: main starts a collector and kWorkers workers (named with go_named); each
+// worker sends kRounds values to the collector over an unbuffered channel, yielding
+// between sends. The summary must agree with what the events say when counted here.
+TEST(Mntrace, SummaryOfARecordedRunAgreesWithItsEvents) {
+  mn::testing_util::HangGuard guard;
+  constexpr int kWorkers = 20, kRounds = 10;
+  TempFile f("real.json", "");
+  long total = 0;
+  mn::run(
+      [&] {
+        mn::Chan<int> ch;
+        mn::WaitGroup wg;
+        wg.add(1);
+        mn::go_named("collector", [&] {
+          for (int i = 0; i < kWorkers * kRounds; i++) total += *ch.recv();
+          wg.done();
+        });
+        for (int w = 0; w < kWorkers; w++) {
+          wg.add(1);
+          mn::go_named("worker", [&, w] {
+            for (int r = 0; r < kRounds; r++) {
+              ch.send(w * kRounds + r);
+              mn::yield();
+            }
+            wg.done();
+          });
+        }
+        wg.wait();
+      },
+      mn::Options{.procs = 2, .trace_path = f.path().c_str()});
+  ASSERT_EQ(total, long{kWorkers * kRounds} * (kWorkers * kRounds - 1) / 2);
+
+  absl::StatusOr<mn_tools::trace::Trace> t = mn_tools::trace::LoadTraceFile(f.path());
+  ASSERT_TRUE(t.ok()) << t.status();
+  ASSERT_EQ(t->other_data.mode, "whole");
+
+  // Counted from the events: run slices on the M tracks (pid 2) by G and by kind (the
+  // label in the slice's name "G<id> <label>"), the Gs any of them or a spawn names, and
+  // the instants.
+  int64_t running = 0, spawns = 0, parks = 0, readies = 0;
+  std::map<std::string, int64_t> running_by_kind;
+  std::map<std::string, std::set<int64_t>> gs_by_kind;
+  std::set<int64_t> gs;
+  for (const mn_tools::trace::Event& e : t->events) {
+    if (e.ph == 'X' && e.cat == "run" && e.pid == 2) {
+      running += e.dur_ns;
+      std::string name(e.name);
+      std::string kind = name.substr(name.find(' ') + 1);
+      running_by_kind[kind] += e.dur_ns;
+      gs_by_kind[kind].insert(e.IntArg("g").value_or(-1));
+      gs.insert(e.IntArg("g").value_or(-1));
+    } else if (e.ph == 'i' && e.cat == "g") {
+      if (e.name == "spawn") {
+        spawns++;
+        gs.insert(e.IntArg("g").value_or(-1));
+      }
+      if (e.name == "park") parks++;
+      if (e.name == "ready") readies++;
+    }
+  }
+  // Every G is spawned once (main by run() itself, or not at all: then it is the one more).
+  bool main_spawned = false;
+  for (const mn_tools::trace::Event& e : t->events) {
+    if (e.ph == 'i' && e.name == "spawn" && e.StringArg("label") == "main") main_spawned = true;
+  }
+  EXPECT_EQ(static_cast<int64_t>(gs.size()), spawns + (main_spawned ? 0 : 1));
+  EXPECT_EQ(static_cast<int64_t>(gs.size()), kWorkers + 2);
+
+  Value s = SummaryJson(f.path());
+  ASSERT_TRUE(s.is_object());
+  EXPECT_EQ(Num(s, "events"), static_cast<double>(t->events.size()));
+  EXPECT_EQ(Num(s, "gs"), static_cast<double>(gs.size()));
+  EXPECT_EQ(Num(s, "running_ns"), static_cast<double>(running));
+  EXPECT_EQ(Num(s, "counts.spawns"), spawns);
+  EXPECT_EQ(Num(s, "counts.parks"), parks);
+  EXPECT_EQ(Num(s, "counts.readies"), readies);
+  EXPECT_EQ(Num(s, "dropped_events"), t->other_data.dropped_events);
+  if (t->other_data.dropped_events == 0) {  // whole mode, nothing lost: the runtime's counters
+    EXPECT_EQ(t->other_data.spawns, spawns);
+    EXPECT_EQ(t->other_data.parks, parks);
+    EXPECT_EQ(t->other_data.readies, readies);
+  }
+  EXPECT_EQ(Num(s, "counts.unattributed"), 0);
+  EXPECT_GE(Num(s, "runnable_ns"), 0);
+  EXPECT_GE(Num(s, "blocked_ns"), 0);
+
+  // Per kind: the same sums, and the Gs.
+  ASSERT_EQ(Num(s, "kinds_total"), 3);  // main, collector, worker
+  int64_t kind_running = 0;
+  for (const char* kind : {"main", "collector", "worker"}) {
+    const Value& k = Kind(s, kind);
+    EXPECT_EQ(Num(k, "running_ns"), static_cast<double>(running_by_kind[kind])) << kind;
+    EXPECT_EQ(Num(k, "gs"), static_cast<double>(gs_by_kind[kind].size())) << kind;
+    EXPECT_GE(Num(k, "runnable_ns"), 0) << kind;
+    EXPECT_GE(Num(k, "blocked_ns"), 0) << kind;
+    kind_running += running_by_kind[kind];
+  }
+  EXPECT_EQ(kind_running, running);
+  EXPECT_EQ(Num(Kind(s, "worker"), "gs"), kWorkers);
+  // Every worker ran at least once per round (each yields after each send).
+  EXPECT_GE(Num(Kind(s, "worker"), "runs"), kWorkers * kRounds);
+
+  // Each park is counted under its reason.
+  double reason_counts = 0;
+  for (const Value& r : s.Find("wait_reasons")->as_array()) {
+    reason_counts += Num(r, "count");
+    EXPECT_GE(Num(r, "blocked_ns"), 0);
+  }
+  EXPECT_EQ(reason_counts, parks);
 }
 
 }  // namespace

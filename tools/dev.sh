@@ -171,7 +171,9 @@ cmd_test() {
     run_step bench "run-net --quick" "" bash bench/run-net.sh --quick --build-dir build/release
     run_step bench "run-feedback-cost --quick" "" bash bench/run-feedback-cost.sh --quick --build-dir build/release
     run_step bench "run-kfeedback --quick" "" bash bench/run-kfeedback.sh --quick --build-dir build/release
-    PASSED+=("bench --quick" "net bench --quick" "feedback-cost --quick" "kfeedback --quick")
+    # Also reads every trace back with mntrace summarize.
+    run_step bench "run-trace-overhead --quick" "" bash bench/run-trace-overhead.sh --quick --build-dir build/release
+    PASSED+=("bench --quick" "net bench --quick" "feedback-cost --quick" "kfeedback --quick" "trace-overhead --quick")
   fi
   summary
   say "all passed: ${PASSED[*]}"
