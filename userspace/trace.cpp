@@ -27,7 +27,16 @@ namespace {
 
 // Buffers an M may hold or have handed over before the flusher reads them: past this the
 // recorder drops events (counted) rather than grow without bound.
-constexpr std::size_t kMaxBufs = 1024;  // 64 MiB
+// Full buffers the flusher holds as they are: compressing them (trace_spool.cpp) costs a
+// CPU the Ms could use, so it waits until this many wait, or until the stop. Ring mode
+// holds ring_bytes' worth instead, and recycles the oldest beyond.
+constexpr std::size_t kHoldBufs = 2048;  // 128 MiB, 4M events
+// Buffers in the Ms' hands and on their way to the flusher, besides those it holds: past
+// this the recorder drops events (counted) rather than grow without bound.
+constexpr std::size_t kWorkingBufs = 1024;  // 64 MiB
+// Empty buffers the flusher keeps made and touched, so that the Ms do not page-fault in
+// new ones.
+constexpr std::size_t kSpareBufs = 32;
 constexpr auto kFlushPeriod = std::chrono::milliseconds(5);
 constexpr std::size_t kMaxRingMib = 65536;
 
@@ -151,15 +160,46 @@ void Tracer::Pass(bool final) {
     full.swap(full_);
   }
   // Handed over in order, so each M's come in its sequence.
+  std::vector<TraceBuf*> done;  // to recycle
   for (TraceBuf* b : full) {
-    if (b->gen != gen) continue;
-    // acquire: pairs with the writer's last release store of count.
-    spool_->AddEvents(b->m, b->ev, b->count.load(std::memory_order_acquire));
+    if (b->gen != gen) {
+      done.push_back(b);
+      continue;
+    }
+    held_.push_back(b);
     next_seq(b->m) = b->seq + 1;
   }
+  while (held_.size() > hold_max_ || (final && !held_.empty())) {
+    TraceBuf* b = held_.front();
+    held_.pop_front();
+    // acquire: pairs with the writer's last release store of count.
+    uint32_t n = b->count.load(std::memory_order_acquire);
+    if (ring_bytes_ == 0 || final) {
+      spool_->AddEvents(b->m, b->ev, n);
+    } else {
+      ring_dropped_ += n;  // the ring's oldest
+    }
+    done.push_back(b);
+  }
+  // Spares made here, off the Ms' paths: new memory faults in page by page.
+  std::vector<std::unique_ptr<TraceBuf>> spares;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    free_.insert(free_.end(), full.begin(), full.end());
+    free_.insert(free_.end(), done.begin(), done.end());
+    if (!final && free_.size() < kSpareBufs / 2 && all_.size() + kSpareBufs <= max_bufs_) {
+      spares.resize(kSpareBufs);
+    }
+  }
+  if (!spares.empty()) {
+    for (auto& b : spares) {
+      b = std::make_unique<TraceBuf>();
+      std::memset(static_cast<void*>(b->ev), 0, sizeof b->ev);
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& b : spares) {
+      free_.push_back(b.get());
+      all_.push_back(std::move(b));
+    }
   }
   if (final) {
     {
@@ -234,7 +274,8 @@ absl::Status Tracer::Start(const std::string& path, std::size_t ring_bytes) {
   ring_bytes_ = ring_bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    max_bufs_ = kMaxBufs;
+    hold_max_ = ring_bytes != 0 ? std::max<std::size_t>(ring_bytes / sizeof(TraceBuf::ev), 1) : kHoldBufs;
+    max_bufs_ = hold_max_ + kWorkingBufs;
     free_.insert(free_.end(), full_.begin(), full_.end());
     full_.clear();
   }
@@ -245,6 +286,8 @@ absl::Status Tracer::Start(const std::string& path, std::size_t ring_bytes) {
   kernel_ = TraceKernel::Open(rt_);
   next_seq_.clear();
   ms_.clear();
+  held_.clear();
+  ring_dropped_ = 0;
   dropped_.store(0, std::memory_order_relaxed);
   counters0_ = SumSpins(rt_);
   rt_->tracer_tid.store(0, std::memory_order_relaxed);
@@ -308,7 +351,7 @@ absl::Status Tracer::Write(const SpinCounters& counters) {
   s.pid = getpid();
   s.procs = rt_->procs;
   s.kernel = kernel_ != nullptr;
-  s.dropped = dropped_.load(std::memory_order_relaxed) + spool_->dropped() +
+  s.dropped = dropped_.load(std::memory_order_relaxed) + ring_dropped_ + spool_->dropped() +
               (kernel_ != nullptr ? kernel_->lost() : 0);
   s.counters = counters;
   for (M* m : ms_) s.ms.emplace_back(m->id, m->tid.load(std::memory_order_relaxed));

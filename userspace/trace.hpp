@@ -16,6 +16,9 @@
 //    after a trace ended); the flusher reads a buffer once handed over, and the current
 //    ones' published prefixes when the trace stops; only the flusher recycles buffers.
 //    So no event is read half-written and no buffer is reused under its writer.
+//  - The flusher holds full buffers as they are while it can (ring mode: the ring is
+//    these buffers, the oldest recycled beyond ring_bytes), and compresses them into the
+//    spool only past kHoldBufs and at the stop: during the run the Ms' CPUs are theirs.
 //  - Each trace is a generation (gen_). A buffer stamped with an older generation is
 //    stale: its writer was a hook that saw `tracing` just before the trace stopped, and
 //    its late events are dropped (the flusher never reads it again). So a stop never
@@ -39,6 +42,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <cstdio>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -137,6 +141,7 @@ class Tracer {
   std::vector<TraceBuf*> free_;     // guarded by mu_
   std::vector<std::unique_ptr<TraceBuf>> all_;  // guarded by mu_: every buffer made
   std::size_t max_bufs_ = 0;        // guarded by mu_
+  std::size_t hold_max_ = 0;        // set by Start, read by the flusher
 
   std::mutex shared_mu_;
   std::vector<TraceEvent> shared_;  // guarded by shared_mu_: the runtime track's events
@@ -148,6 +153,8 @@ class Tracer {
   std::vector<M*> ms_;              // allm as last copied
   std::vector<uint64_t> next_seq_;  // by M id: the next buffer to read
   std::vector<std::pair<int64_t, int64_t>> cal_;  // (TraceRaw - raw0_, ns since t0_)
+  std::deque<TraceBuf*> held_;      // full buffers not yet spooled, oldest first
+  int64_t ring_dropped_ = 0;        // events in held buffers the ring recycled
   std::size_t ring_bytes_ = 0;
   FILE* file_ = nullptr;
   SpinCounters counters0_;
