@@ -214,6 +214,7 @@ void Tracer::Pass(bool final) {
       // A later buffer than expected: the one before was handed over after `full` was
       // taken, by a hook that saw `tracing` just before it turned off. Both are dropped.
       if (b == nullptr || b->gen != gen || b->seq != next_seq(m->id)) continue;
+      // acquire: pairs with Emit's release store of count; the events before it are whole.
       spool_->AddEvents(m->id, b->ev, b->count.load(std::memory_order_acquire));
     }
   }
@@ -249,6 +250,7 @@ int64_t Tracer::ToNs(int64_t raw) const {
 
 void Tracer::FlusherMain() {
   pthread_setname_np(pthread_self(), "mn-trace");
+  // release: pairs with Start's acquire load, which waits for it.
   rt_->tracer_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
   FutexWake(&rt_->tracer_tid, 1);
   std::unique_lock<std::mutex> lock(wake_mu_);
