@@ -146,7 +146,8 @@ errfile="$tmp/err"
 # The off side must not trace, whatever this shell's environment says.
 unset MN_TRACE MN_TRACE_RING
 
-qemu_running() { pgrep -x qemu-system-x86_64 >/dev/null 2>&1; }
+# (The kernel keeps 15 characters of a process name: qemu-system-x86.)
+qemu_running() { pgrep '^qemu-system' >/dev/null 2>&1; }
 if (( !wait_idle )) && qemu_running; then
     log "warning: a qemu-system-x86_64 is running: it competes for the CPUs, and the figures will show it (--wait-idle waits for it)"
 fi
