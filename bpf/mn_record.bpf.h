@@ -53,4 +53,33 @@ static __always_inline void end_wait(struct mn_m_telemetry *r, __u64 now) {
   if (b < MN_WAIT_BUCKETS) r->runq_wait_hist[b]++;
 }
 
+/* A tracked M switches in (r locked, not yet updated): while the runtime records a trace,
+ * send what it was doing while off its CPU to `ring` (the runtime's trace_events), or
+ * count the record lost. Records only switch-ins from preempted, runnable (woken after a
+ * block) or blocked: the first switch of a new M has no off-CPU time to tell. */
+static __always_inline void trace_switch_in(void *ring, struct mn_rt_state *st, __s32 slot,
+                                            struct mn_m_telemetry *r, __u64 now) {
+  if (!ring || !st || !*(volatile __u32 *)&st->trace_on) return;
+  __u32 state = r->state;
+  if ((state != mn_preempted && state != mn_runnable && state != mn_blocked) ||
+      r->offcpu_since_ns == 0)
+    return;
+  struct mn_trace_record *t = bpf_ringbuf_reserve(ring, sizeof(*t), 0);
+  if (!t) {
+    __sync_fetch_and_add(&st->trace_lost, 1);
+    return;
+  }
+  t->m = slot;
+  t->off_ns = r->offcpu_since_ns;
+  if (state == mn_preempted) {
+    t->state = mn_preempted;
+    t->woken_ns = r->offcpu_since_ns;
+  } else {
+    t->state = mn_blocked;
+    t->woken_ns = state == mn_runnable ? r->runnable_since_ns : now;
+  }
+  t->on_ns = now;
+  bpf_ringbuf_submit(t, 0);
+}
+
 #endif /* MN_RECORD_BPF_H */

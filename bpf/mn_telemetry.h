@@ -61,6 +61,7 @@ struct mn_m_telemetry {
   __u64 runq_wait_hist[MN_WAIT_BUCKETS];
   __u64 runnable_since_ns;   /* when the current wait for a CPU began (runnable/preempted) */
   __u64 nr_dropped;          /* events given up because another CPU was writing */
+  __u64 offcpu_since_ns;     /* when it last switched out (preempted or blocked) */
 } MN_CACHE_LINE;
 
 struct mn_cpu_state {
@@ -111,6 +112,9 @@ struct mn_p_state {
   __u64 sample_ns;  /* when sysmon wrote this */
 } MN_CACHE_LINE;
 
+#define MN_SCX_ACTIVE_PARTIAL 1u /* rt_state.scx_active: only SCHED_EXT tasks (the Ms) */
+#define MN_SCX_ACTIVE_FULL 2u    /* ... every task of the machine (mnsched-scx --full) */
+
 /* Kernel-feedback policies (docs/kernel-feedback.md), set in the programs before load. */
 #define MN_POLICY_HANDOFF 1u /* report Ms descheduled while they hold a P and run a G */
 #define MN_POLICY_SPIN 2u    /* keep nr_waiting; report a CPU turning idle when asked */
@@ -139,11 +143,19 @@ struct mn_rt_state {
   /* The runtime's feedback thread: the handoff policy does not report an M it switches
    * out, as it runs for microseconds and waking it for its own switch would never end. */
   __u32 feedback_tid;
-  /* 1 while the sched_ext scheduler (scx.bpf.c) schedules the Ms and keeps their
+  /* Non-zero while the sched_ext scheduler (scx.bpf.c) schedules the Ms and keeps their
    * m_telemetry records itself: the sched_switch program then leaves them alone, as
-   * both would count each switch. */
+   * both would count each switch. MN_SCX_ACTIVE_FULL when it schedules every task of the
+   * machine: then a CPU running a task that is not an M of this runtime is one the
+   * scheduler takes for a woken M at once (its kick), and the spin policy counts it free. */
   __u32 scx_active;
-  __u32 pad0;
+  /* 1 while the runtime records an execution trace: the programs then send an
+   * mn_trace_record at each switch-in of an M that was off its CPU (trace_events). */
+  __u32 trace_on;
+  /* The runtime's sysmon thread (0 until it starts). The sched_ext scheduler runs it and
+   * feedback_tid ahead of its OTHER queue: the Ms wait on both at times. */
+  __u32 sysmon_tid;
+  __u32 pad1;
   /* Counters, written by sysmon at each tick for tools (mn::stats() has the live ones). */
   struct {
     __u64 kernel_handoffs; /* Ps taken from Ms the kernel switched out */
@@ -155,6 +167,20 @@ struct mn_rt_state {
     __u64 sample_ns;       /* when sysmon wrote these */
     __u64 spin_backstops;  /* Ms sysmon started for work left waiting after a declined wake */
   } counters MN_CACHE_LINE;
+  /* Trace records the programs could not send (trace_events full). */
+  __u64 trace_lost;
 } MN_CACHE_LINE;
+
+/* The execution trace's kernel side (userspace/trace_kernel.cpp): one record per switch-in
+ * of an M that was off its CPU, through the `trace_events` ring buffer, while
+ * rt_state.trace_on is set. All times CLOCK_MONOTONIC. */
+#define MN_TRACE_RING_BYTES (512 * 1024)
+struct mn_trace_record {
+  __s32 m;         /* the M's slot */
+  __u32 state;     /* what it was: mn_preempted, or mn_blocked (woken since, or not) */
+  __u64 off_ns;    /* when it switched out */
+  __u64 woken_ns;  /* when it became runnable: off_ns if preempted */
+  __u64 on_ns;     /* when it switched in */
+};
 
 #endif /* MN_TELEMETRY_H */

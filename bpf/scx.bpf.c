@@ -55,7 +55,11 @@
  *    CAS, give up after LOCK_TRIES counting nr_dropped): until the runtime sets
  *    rt_state.scx_active, telemetry.bpf.c writes the same records, from other CPUs, and
  *    user space reads them at any time. Within this scheduler one task's ops are
- *    serialised by its rq lock. rt_states is entered for each runtime but not read yet.
+ *    serialised by its rq lock. rt_states gives the tids of each runtime's sysmon and
+ *    feedback threads, which rank RUN like a woken M (rt_helper), and trace_on: while a
+ *    runtime traces, `running` sends its trace record (mn_record.bpf.h, trace_switch_in)
+ *    to the runtime's ring in rt_traces, under the same record lock, as telemetry.bpf.c
+ *    does while this scheduler is off.
  *  - The exit record is written once, by `exit`, which the kernel calls once.
  */
 #define sched_ext_ops mn_vmlinux_sched_ext_ops /* a build machine's own, if it has one */
@@ -161,6 +165,21 @@ struct {
   __array(values, struct mn_rt_state_map);
 } rt_states SEC(".maps");
 
+/* A runtime's execution-trace ring (telemetry.bpf.c's trace_events), entered only by a
+ * runtime that has one: `running` sends it a record per switch-in while the runtime
+ * traces (rt_state.trace_on), as telemetry.bpf.c does while this scheduler is off. */
+struct mn_trace_ring_map {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, MN_TRACE_RING_BYTES);
+};
+
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH_OF_MAPS);
+  __uint(max_entries, MN_SCX_MAX_RUNTIMES);
+  __type(key, __u32);
+  __array(values, struct mn_trace_ring_map);
+} rt_traces SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, 1);
@@ -211,6 +230,21 @@ static __always_inline bool find_m(struct task_struct *p, struct mn_m *m) {
   void *hints = bpf_map_lookup_elem(&rt_hints, &tgid);
   if (hints) m->h = bpf_map_lookup_elem(hints, &s);
   return true;
+}
+
+/* A runtime's own helper thread, sysmon or the feedback thread (rt_state's tids): not an
+ * M, but the Ms wait on it (a P it is taking, a wakeup the spin policy left to its
+ * backstop), and it runs for microseconds at a time. In OTHER it would wait behind a hog's
+ * threads for a fairness turn, which RUN's traffic can make 100 ms long or more. */
+static __always_inline bool rt_helper(struct task_struct *p) {
+  __u32 tgid = p->tgid;
+  void *states = bpf_map_lookup_elem(&rt_states, &tgid);
+  if (!states) return false;
+  __u32 zero = 0;
+  struct mn_rt_state *st = bpf_map_lookup_elem(states, &zero);
+  if (!st) return false;
+  __u32 tid = p->pid;
+  return tid == *(volatile __u32 *)&st->sysmon_tid || tid == *(volatile __u32 *)&st->feedback_tid;
 }
 
 static __always_inline struct mn_m_hints *hints_of(__u32 tgid, __s32 slot) {
@@ -278,6 +312,16 @@ static __always_inline struct mn_m_telemetry *record_of(struct mn_m *m) {
   if (!tel) return NULL;
   __u32 s = m->slot;
   return bpf_map_lookup_elem(tel, &s);
+}
+
+/* An M of m's runtime switches in (r locked, not yet updated): its trace record, if the
+ * runtime traces. Two lookups per switch-in when it does not. */
+static __always_inline void trace_record(struct mn_m *m, struct mn_m_telemetry *r, __u64 now) {
+  __u32 tgid = m->tgid, zero = 0;
+  void *states = bpf_map_lookup_elem(&rt_states, &tgid);
+  struct mn_rt_state *st = states ? bpf_map_lookup_elem(states, &zero) : NULL;
+  if (!st || !*(volatile __u32 *)&st->trace_on) return;
+  trace_switch_in(bpf_map_lookup_elem(&rt_traces, &tgid), st, m->slot, r, now);
 }
 
 /* ---- Kicks ---- */
@@ -352,6 +396,7 @@ s32 BPF_PROG(mnsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_f
   struct mn_m m = {};
   enum mn_scx_class cls = mn_scx_other;
   if (find_m(p, &m)) cls = classify(m.h, true);
+  else if (rt_helper(p)) cls = mn_scx_run;
   insert(p, SCX_DSQ_LOCAL, slice_of(cls), 0);
   struct mn_scx_stats *s = my_stats();
   if (s) {
@@ -367,6 +412,10 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
   enum mn_scx_class cls = mn_scx_other;
   bool is_m = find_m(p, &m);
   if (is_m) cls = classify(m.h, enq_flags & SCX_ENQ_WAKEUP);
+  else if (rt_helper(p)) {
+    cls = mn_scx_run;
+    m.tgid = p->tgid;
+  }
   struct mn_scx_stats *s = my_stats();
   switch (cls) {
     case mn_scx_run: {
@@ -485,6 +534,7 @@ void BPF_PROG(mnsched_running, struct task_struct *p) {
   struct mn_m_telemetry *r = record_of(&m);
   if (!r || !rec_lock(r)) return;
   __u64 now = bpf_ktime_get_ns();
+  trace_record(&m, r, now);
   end_wait(r, now);
   if (r->cpu != cpu && r->state != mn_none) r->nr_migrations++;
   r->state = mn_on_cpu;
@@ -504,6 +554,7 @@ void BPF_PROG(mnsched_stopping, struct task_struct *p, bool runnable) {
   if (!r || !rec_lock(r)) return;
   __u64 now = bpf_ktime_get_ns();
   if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
+  r->offcpu_since_ns = now;
   if (runnable) {
     r->state = mn_preempted;
     r->nr_preempted++;

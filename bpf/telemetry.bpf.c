@@ -32,6 +32,12 @@
  *  - While rt_state.scx_active is set, the sched_ext scheduler (scx.bpf.c) keeps the Ms'
  *    records from its own callbacks and these programs leave them alone; cpu_state and
  *    the upcalls are still theirs.
+ *  - While rt_state.trace_on is set (an execution trace is being recorded), each switch-in
+ *    of an M that was off its CPU sends one mn_trace_record through trace_events, written
+ *    under the M's record lock before the record changes, so off, woken and on times
+ *    belong to one off-CPU period. A full ring loses the record and counts it
+ *    (rt_state.trace_lost); the upcall ring `events` is another map and never waits
+ *    behind it.
  *  - want_cpu turns 1 -> 0 by CAS at a switch to the idle task, so one upcall answers one
  *    request however many CPUs go idle at once. The runtime sets it before it looks at
  *    cpu_state, this program writes cpu_state before it looks at want_cpu, both with full
@@ -104,6 +110,13 @@ struct {
   __uint(type, BPF_MAP_TYPE_RINGBUF);
   __uint(max_entries, 64 * 1024);
 } events SEC(".maps");
+
+/* The execution trace's records (mn_trace_record), while rt_state.trace_on: apart from
+ * `events`, so that a burst of them never delays an upcall. */
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, MN_TRACE_RING_BYTES);
+} trace_events SEC(".maps");
 
 #define TASK_RUNNING 0
 
@@ -221,6 +234,7 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
     __u32 state = preempt || prev_state == TASK_RUNNING ? mn_preempted : mn_blocked;
     if (!scx && rec_lock(r)) {
       if (r->state == mn_on_cpu && now > r->since_ns) r->oncpu_ns += now - r->since_ns;
+      r->offcpu_since_ns = now;
       if (state == mn_preempted) {
         r->nr_preempted++;
         r->runnable_since_ns = now;
@@ -242,6 +256,8 @@ int BPF_PROG(mn_sched_switch, bool preempt, struct task_struct *prev, struct tas
     next_tid = next->pid;
     if (now == 0) now = bpf_ktime_get_ns();
     if (!scx_keeps_records() && rec_lock(r)) {
+      __u32 zero = 0;
+      trace_switch_in(&trace_events, bpf_map_lookup_elem(&rt_state, &zero), next_slot, r, now);
       end_wait(r, now);
       r->state = mn_on_cpu;
       r->since_ns = now;

@@ -47,12 +47,13 @@ struct FakeCpus {
   static constexpr int kN = 4;
   mn::detail::mn_cpu_state cpus[kN]{};
   uint32_t want_cpu = 0;
+  uint32_t scx_active = 0;  // rt_state.scx_active
   // Every CPU busy, with a task waiting for each.
   FakeCpus() {
     for (auto& c : cpus) c.nr_waiting = 1;
   }
   void Install(Feedback* fb, std::vector<int> allowed = {0, 1, 2}) {
-    fb->SetCpuView(cpus, kN, std::move(allowed), &want_cpu);
+    fb->SetCpuView(cpus, kN, std::move(allowed), &want_cpu, &scx_active);
   }
   void SetIdle(int cpu, bool idle) {
     __atomic_store_n(&cpus[cpu].idle, idle ? 1u : 0u, __ATOMIC_RELAXED);
@@ -333,6 +334,37 @@ TEST(FeedbackSpin, AnMSpinsOnlyWhereACpuIsFree) {
         EXPECT_EQ(f.want_cpu, 0u);  // no request when a CPU is free
         // The idle CPU is the caller's own (it is about to sleep there): not another one.
         EXPECT_FALSE(fb.MayWake(2));
+      },
+      NoFeedback(1));
+}
+
+TEST(FeedbackSpin, UnderFullModeSchedExtACpuRunningNoMIsFree) {
+  mn::run(
+      [] {
+        Feedback fb(GetM()->rt);
+        FakeCpus f;
+        f.Install(&fb);
+        // Every CPU busy with another program's task (runs_m = 0).
+        EXPECT_FALSE(fb.MayWake(0));  // the fair scheduler: nothing free
+        f.scx_active = MN_SCX_ACTIVE_PARTIAL;
+        EXPECT_FALSE(fb.MayWake(0));  // partial mode: those tasks outrank the Ms
+        f.scx_active = MN_SCX_ACTIVE_FULL;
+        EXPECT_TRUE(fb.MayWake(0));   // full mode: a woken M takes their CPU
+        EXPECT_TRUE(fb.MaySpin(0));
+        // Our own Ms on every other allowed CPU: nothing to take.
+        f.cpus[1].runs_m = 1;
+        f.cpus[2].runs_m = 1;
+        f.want_cpu = 0;
+        EXPECT_FALSE(fb.MayWake(0));
+        EXPECT_EQ(f.want_cpu, 1u);
+        // A CPU the process may not use counts for nothing.
+        f.cpus[3].runs_m = 0;
+        EXPECT_FALSE(fb.MayWake(0));
+        // The caller's own CPU is not another one.
+        f.cpus[0].runs_m = 1;
+        f.cpus[1].runs_m = 0;
+        EXPECT_FALSE(fb.MayWake(1));
+        EXPECT_TRUE(fb.MayWake(0));
       },
       NoFeedback(1));
 }

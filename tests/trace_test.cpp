@@ -8,197 +8,25 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
-#include <cmath>
-#include <cstdio>
-#include <fstream>
 #include <map>
-#include <memory>
 #include <set>
-#include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
-#include <variant>
 #include <vector>
 
 #include "sched.hpp"
 #include "test_util.hpp"
+#include "trace_model.hpp"
 
 namespace {
 
 using mn::testing_util::HangGuard;
 
-// ---- A small JSON reader: enough to check the file (numbers, strings, arrays, objects).
-
-struct Json;
-using JsonObject = std::map<std::string, Json>;
-using JsonArray = std::vector<Json>;
-struct Json {
-  std::variant<std::nullptr_t, bool, double, std::string, JsonArray, JsonObject> v;
-  const Json& operator[](const std::string& k) const {
-    static const Json none{nullptr};
-    const auto* o = std::get_if<JsonObject>(&v);
-    if (o == nullptr) return none;
-    auto it = o->find(k);
-    return it == o->end() ? none : it->second;
-  }
-  bool has(const std::string& k) const {
-    const auto* o = std::get_if<JsonObject>(&v);
-    return o != nullptr && o->count(k) != 0;
-  }
-  double num() const { return std::holds_alternative<double>(v) ? std::get<double>(v) : -1; }
-  // Microseconds with three decimals back to the recorder's nanoseconds.
-  int64_t ns() const { return std::llround(num() * 1000); }
-  std::string str() const { return std::holds_alternative<std::string>(v) ? std::get<std::string>(v) : ""; }
-  const JsonArray& arr() const {
-    static const JsonArray none;
-    const auto* a = std::get_if<JsonArray>(&v);
-    return a != nullptr ? *a : none;
-  }
-};
-
-class JsonParser {
- public:
-  explicit JsonParser(const std::string& s) : s_(s) {}
-  bool Parse(Json* out) {
-    if (!Value(out)) return false;
-    Ws();
-    return i_ == s_.size();
-  }
-
- private:
-  void Ws() {
-    while (i_ < s_.size() && std::isspace(static_cast<unsigned char>(s_[i_]))) i_++;
-  }
-  bool Lit(const char* w) {
-    std::size_t n = std::strlen(w);
-    if (s_.compare(i_, n, w) != 0) return false;
-    i_ += n;
-    return true;
-  }
-  bool Str(std::string* out) {
-    if (s_[i_] != '"') return false;
-    for (i_++; i_ < s_.size(); i_++) {
-      char c = s_[i_];
-      if (c == '"') {
-        i_++;
-        return true;
-      }
-      if (static_cast<unsigned char>(c) < 0x20) return false;
-      if (c == '\\') {
-        if (++i_ >= s_.size()) return false;
-        char e = s_[i_];
-        if (e == 'u') {
-          if (i_ + 4 >= s_.size()) return false;
-          out->push_back(static_cast<char>(std::stoi(s_.substr(i_ + 1, 4), nullptr, 16)));
-          i_ += 4;
-        } else if (e == 'n') {
-          out->push_back('\n');
-        } else if (e == '"' || e == '\\' || e == '/') {
-          out->push_back(e);
-        } else {
-          out->push_back(e);
-        }
-      } else {
-        out->push_back(c);
-      }
-    }
-    return false;
-  }
-  bool Value(Json* out) {
-    Ws();
-    if (i_ >= s_.size()) return false;
-    char c = s_[i_];
-    if (c == '{') {
-      JsonObject o;
-      i_++;
-      Ws();
-      if (s_[i_] == '}') {
-        i_++;
-        out->v = std::move(o);
-        return true;
-      }
-      for (;;) {
-        Ws();
-        std::string k;
-        if (!Str(&k)) return false;
-        Ws();
-        if (s_[i_++] != ':') return false;
-        Json v;
-        if (!Value(&v)) return false;
-        if (o.count(k) != 0) return false;  // duplicate key
-        o.emplace(std::move(k), std::move(v));
-        Ws();
-        if (s_[i_] == ',') {
-          i_++;
-          continue;
-        }
-        if (s_[i_++] != '}') return false;
-        out->v = std::move(o);
-        return true;
-      }
-    }
-    if (c == '[') {
-      JsonArray a;
-      i_++;
-      Ws();
-      if (s_[i_] == ']') {
-        i_++;
-        out->v = std::move(a);
-        return true;
-      }
-      for (;;) {
-        Json v;
-        if (!Value(&v)) return false;
-        a.push_back(std::move(v));
-        Ws();
-        if (s_[i_] == ',') {
-          i_++;
-          continue;
-        }
-        if (s_[i_++] != ']') return false;
-        out->v = std::move(a);
-        return true;
-      }
-    }
-    if (c == '"') {
-      std::string str;
-      if (!Str(&str)) return false;
-      out->v = std::move(str);
-      return true;
-    }
-    if (Lit("true")) {
-      out->v = true;
-      return true;
-    }
-    if (Lit("false")) {
-      out->v = false;
-      return true;
-    }
-    if (Lit("null")) {
-      out->v = nullptr;
-      return true;
-    }
-    std::size_t start = i_;
-    while (i_ < s_.size() && (std::isdigit(static_cast<unsigned char>(s_[i_])) ||
-                              std::strchr("+-.eE", s_[i_]) != nullptr)) {
-      i_++;
-    }
-    if (start == i_) return false;
-    out->v = std::stod(s_.substr(start, i_ - start));
-    return true;
-  }
-
-  const std::string& s_;
-  std::size_t i_ = 0;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream f(path);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
+using mn_tools::trace::Event;
+using mn_tools::trace::Trace;
 
 std::string TempPath(const char* name) {
   const char* dir = std::getenv("TMPDIR");
@@ -206,40 +34,37 @@ std::string TempPath(const char* name) {
          "_" + name + ".json";
 }
 
-// The parsed file, or a failed assertion.
-Json Load(const std::string& path) {
-  std::string text = ReadFile(path);
-  Json j;
-  EXPECT_FALSE(text.empty()) << path;
-  EXPECT_TRUE(JsonParser(text).Parse(&j)) << "not valid JSON: " << path;
-  return j;
+// The file, loaded by the trace tools' strict reader (tools/trace_model.hpp): it is valid
+// JSON in docs/tracing.md's format, or the test fails naming what is wrong.
+Trace Load(const std::string& path) {
+  absl::StatusOr<Trace> t = mn_tools::trace::LoadTraceFile(path);
+  EXPECT_TRUE(t.ok()) << t.status();
+  return t.ok() ? std::move(*t) : Trace();
 }
 
-int64_t Count(const Json& j, const std::string& name) {
+int64_t Count(const Trace& t, std::string_view name) {
   int64_t n = 0;
-  for (const Json& e : j["traceEvents"].arr()) n += e["name"].str() == name && e["ph"].str() == "i";
+  for (const Event& e : t.events) n += e.ph == 'i' && e.name == name;
   return n;
 }
 
 // The invariants of docs/tracing.md that hold in any mode: run and syscall slices of one M
 // never overlap; kernel slices lie inside one of them or between them; spawn, park and
 // ready counts equal otherData.counters.
-void CheckInvariants(const Json& j) {
+void CheckInvariants(const Trace& t) {
   struct S {
     int64_t b, e;
   };
   std::map<int64_t, std::vector<S>> user, kernel;  // by M track
-  for (const Json& e : j["traceEvents"].arr()) {
-    if (e["ph"].str() != "X" || e["pid"].num() != 2) continue;
-    auto tid = static_cast<int64_t>(e["tid"].num());
-    S s{e["ts"].ns(), e["ts"].ns() + e["dur"].ns()};
-    std::string cat = e["cat"].str();
-    if (cat == "run" || cat == "syscall") {
-      user[tid].push_back(s);
-    } else if (cat == "kernel") {
-      kernel[tid].push_back(s);
+  for (const Event& e : t.events) {
+    if (e.ph != 'X' || e.pid != 2) continue;
+    S s{e.ts_ns, e.end_ns()};
+    if (e.cat == "run" || e.cat == "syscall") {
+      user[e.tid].push_back(s);
+    } else if (e.cat == "kernel") {
+      kernel[e.tid].push_back(s);
     } else {
-      ADD_FAILURE() << "unknown slice category " << cat;
+      ADD_FAILURE() << "unknown slice category " << e.cat;
     }
   }
   for (auto& [tid, v] : user) {
@@ -254,23 +79,28 @@ void CheckInvariants(const Json& j) {
       ASSERT_LT(k.b, k.e);
       // The last user slice starting at or before k.b: k is inside it or after its end,
       // and does not reach into the next.
-      auto it = std::upper_bound(u.begin(), u.end(), k.b, [](int64_t t, const S& s) { return t < s.b; });
+      auto it = std::upper_bound(u.begin(), u.end(), k.b, [](int64_t x, const S& s) { return x < s.b; });
       if (it != u.begin()) {
         const S& c = *std::prev(it);
-        bool inside = k.e <= c.e;
-        bool after = k.b >= c.e;
-        ASSERT_TRUE(inside || after) << "kernel slice " << k.b << "-" << k.e
-                                     << " straddles the end of " << c.b << "-" << c.e;
+        ASSERT_TRUE(k.e <= c.e || k.b >= c.e)
+            << "kernel slice " << k.b << "-" << k.e << " straddles the end of " << c.b << "-" << c.e;
       }
       if (it != u.end()) {
         ASSERT_LE(k.e, it->b) << "kernel slice reaches into the next slice";
       }
     }
   }
-  const Json& c = j["otherData"]["counters"];
-  EXPECT_EQ(Count(j, "spawn"), static_cast<int64_t>(c["spawns"].num()));
-  EXPECT_EQ(Count(j, "park"), static_cast<int64_t>(c["parks"].num()));
-  EXPECT_EQ(Count(j, "ready"), static_cast<int64_t>(c["readies"].num()));
+  EXPECT_EQ(Count(t, "spawn"), t.other_data.spawns.value_or(-1));
+  EXPECT_EQ(Count(t, "park"), t.other_data.parks.value_or(-1));
+  EXPECT_EQ(Count(t, "ready"), t.other_data.readies.value_or(-1));
+}
+
+// Every G's begin and end, by id.
+void Lifetimes(const Trace& t, std::map<uint64_t, int>* begins, std::map<uint64_t, int>* ends) {
+  for (const Event& e : t.events) {
+    if (e.ph == 'b' && e.id) (*begins)[*e.id]++;
+    if (e.ph == 'e' && e.id) (*ends)[*e.id]++;
+  }
 }
 
 int64_t Steals(mn::detail::Runtime* rt) {
@@ -349,41 +179,39 @@ TEST(Trace, WholeRunIsValidAndComplete) {
         end = mn::stats();
       },
       mn::Options{.procs = 2, .trace_path = path.c_str()});
-  Json j = Load(path);
-  const Json& od = j["otherData"];
-  EXPECT_EQ(od["producer"].str(), "mnsched");
-  EXPECT_EQ(od["format"].num(), 1);
-  EXPECT_EQ(od["mode"].str(), "whole");
-  EXPECT_EQ(od["procs"].num(), 2);
-  EXPECT_EQ(od["pid"].num(), getpid());
-  EXPECT_EQ(od["dropped_events"].num(), 0);
-  CheckInvariants(j);
+  Trace t = Load(path);
+  const auto& od = t.other_data;
+  EXPECT_EQ(od.producer, "mnsched");
+  EXPECT_EQ(od.format, 1);
+  EXPECT_EQ(od.mode, "whole");
+  EXPECT_EQ(od.procs, 2);
+  EXPECT_EQ(od.pid, getpid());
+  EXPECT_EQ(od.dropped_events, 0);
+  CheckInvariants(t);
   // The run's counters are the trace's: it began before main and ended after it.
-  EXPECT_EQ(od["counters"]["spawns"].num(), end.spawns);
-  EXPECT_EQ(od["counters"]["parks"].num(), end.parks);
-  EXPECT_EQ(od["counters"]["readies"].num(), end.readies);
-  EXPECT_EQ(Count(j, "steal"), steals);
+  EXPECT_EQ(od.spawns, end.spawns);
+  EXPECT_EQ(od.parks, end.parks);
+  EXPECT_EQ(od.readies, end.readies);
+  EXPECT_EQ(Count(t, "steal"), steals);
   EXPECT_GT(steals, 0);
 
   // Every G spawned has one begin and one end (at the trace's stop, with alive: true, for
   // one still finishing after its wg.done()); the names carry the label.
-  std::map<int64_t, int> begins, ends;
-  std::set<std::string> reasons, labels, ends_seen;
-  int syscalls = 0, timers = 0, main_runs = 0;
-  for (const Json& e : j["traceEvents"].arr()) {
-    std::string ph = e["ph"].str();
-    if (ph == "b") begins[static_cast<int64_t>(e["id"].num())]++;
-    if (ph == "e") ends[static_cast<int64_t>(e["id"].num())]++;
-    if (e["name"].str() == "park") reasons.insert(e["args"]["reason"].str());
-    if (e["name"].str() == "spawn") labels.insert(e["args"]["label"].str());
-    if (e["name"].str() == "timer fired") timers++;
-    if (e["cat"].str() == "syscall") syscalls++;
-    if (e["cat"].str() == "run") ends_seen.insert(e["args"]["end"].str());
-    if (e["cat"].str() == "run" && e["name"].str().ends_with(" main")) main_runs++;
-  }
+  std::map<uint64_t, int> begins, ends;
+  Lifetimes(t, &begins, &ends);
   EXPECT_EQ(static_cast<int64_t>(begins.size()), end.spawns);
   EXPECT_EQ(begins, ends);
   for (const auto& [id, n] : begins) EXPECT_EQ(n, 1) << "G " << id;
+  std::set<std::string, std::less<>> reasons, labels, ends_seen;
+  int syscalls = 0, timers = 0, main_runs = 0;
+  for (const Event& e : t.events) {
+    if (e.name == "park") reasons.emplace(e.StringArg("reason").value_or(""));
+    if (e.name == "spawn") labels.emplace(e.StringArg("label").value_or(""));
+    if (e.name == "timer fired") timers++;
+    if (e.cat == "syscall") syscalls++;
+    if (e.cat == "run") ends_seen.emplace(e.StringArg("end").value_or(""));
+    if (e.cat == "run" && e.name.ends_with(" main")) main_runs++;
+  }
   // An unbuffered exchange parks one side or the other.
   EXPECT_TRUE(reasons.count("chan receive") + reasons.count("chan send")) << "park reasons";
   EXPECT_TRUE(reasons.count("sleep"));
@@ -398,6 +226,14 @@ TEST(Trace, WholeRunIsValidAndComplete) {
   EXPECT_GE(syscalls, 1);
   EXPECT_GE(timers, 1);
   EXPECT_GE(main_runs, 1);
+  // The tracks are named.
+  EXPECT_EQ(t.process_names[1], "Ps");
+  EXPECT_EQ(t.process_names[2], "Ms");
+  EXPECT_EQ(t.process_names[3], "Gs");
+  using Track = std::pair<int64_t, int64_t>;
+  EXPECT_EQ(t.thread_names[Track(2, 0)], "runtime");
+  EXPECT_EQ(t.thread_names[Track(1, 1)], "P0");
+  EXPECT_TRUE(t.thread_names[Track(2, 1)].starts_with("M0 tid ")) << t.thread_names[Track(2, 1)];
   unlink(path.c_str());
 }
 
@@ -410,14 +246,13 @@ TEST(Trace, RingKeepsTheLastMiB) {
   ASSERT_EQ(stat(path.c_str(), &st), 0);
   // The ring, plus the track names and the totals.
   EXPECT_LT(st.st_size, (1 << 20) + (64 << 10));
-  Json j = Load(path);
-  const Json& od = j["otherData"];
-  EXPECT_EQ(od["mode"].str(), "ring");
-  EXPECT_EQ(od["ring_bytes"].num(), 1 << 20);
-  EXPECT_GT(od["dropped_events"].num(), 0);
-  // Chunks are dropped whole, so slices still never overlap; counts no longer add up.
+  Trace t = Load(path);
+  EXPECT_EQ(t.other_data.mode, "ring");
+  EXPECT_EQ(t.other_data.ring_bytes, 1 << 20);
+  EXPECT_GT(t.other_data.dropped_events, 0);
+  // Chunks are dropped whole: counts no longer add up, but there are slices.
   int64_t runs = 0;
-  for (const Json& e : j["traceEvents"].arr()) runs += e["cat"].str() == "run";
+  for (const Event& e : t.events) runs += e.cat == "run";
   EXPECT_GT(runs, 0);
   unlink(path.c_str());
 }
@@ -426,19 +261,16 @@ TEST(Trace, StartAndStopFromCode) {
   HangGuard guard;
   std::string path = TempPath("startstop");
   EXPECT_TRUE(absl::IsFailedPrecondition(mn::trace_start(path)));  // no runtime
-  mn::Stats before{}, after{};
   mn::run(
       [&] {
         EXPECT_TRUE(absl::IsFailedPrecondition(mn::trace_stop()));
         absl::Status bad = mn::trace_start("/nonexistent-dir/x.json");
         EXPECT_FALSE(bad.ok());
         EXPECT_NE(bad.message().find("/nonexistent-dir/x.json"), std::string::npos) << bad;
-        before = mn::stats();
         ASSERT_TRUE(mn::trace_start(path).ok());
         absl::Status again = mn::trace_start(path);
         EXPECT_TRUE(absl::IsFailedPrecondition(again)) << again;
         Workload(2, 100);
-        after = mn::stats();
         ASSERT_TRUE(mn::trace_stop().ok());
         EXPECT_TRUE(absl::IsFailedPrecondition(mn::trace_stop()));
         // Once more, into the same file: a second trace in one run starts afresh.
@@ -449,11 +281,9 @@ TEST(Trace, StartAndStopFromCode) {
         ASSERT_TRUE(mn::trace_stop().ok());
       },
       mn::Options{.procs = 2});
-  Json j = Load(path);
-  CheckInvariants(j);
-  EXPECT_EQ(j["otherData"]["counters"]["spawns"].num(), 1);
-  (void)before;
-  (void)after;
+  Trace t = Load(path);
+  CheckInvariants(t);
+  EXPECT_EQ(t.other_data.spawns, 1);
   unlink(path.c_str());
 }
 
@@ -470,19 +300,87 @@ TEST(Trace, CountersAreTheStatsDeltas) {
         ASSERT_TRUE(mn::trace_stop().ok());
       },
       mn::Options{.procs = 2});
-  Json j = Load(path);
-  CheckInvariants(j);
-  const Json& c = j["otherData"]["counters"];
-  EXPECT_EQ(c["spawns"].num(), after.spawns - before.spawns);
-  EXPECT_EQ(c["parks"].num(), after.parks - before.parks);
-  EXPECT_EQ(c["readies"].num(), after.readies - before.readies);
+  Trace t = Load(path);
+  CheckInvariants(t);
+  EXPECT_EQ(t.other_data.spawns, after.spawns - before.spawns);
+  EXPECT_EQ(t.other_data.parks, after.parks - before.parks);
+  EXPECT_EQ(t.other_data.readies, after.readies - before.readies);
   // Gs alive when the trace stopped end with alive: true, so every b has its e.
-  std::map<int64_t, int> begins, ends;
-  for (const Json& e : j["traceEvents"].arr()) {
-    if (e["ph"].str() == "b") begins[static_cast<int64_t>(e["id"].num())]++;
-    if (e["ph"].str() == "e") ends[static_cast<int64_t>(e["id"].num())]++;
-  }
+  std::map<uint64_t, int> begins, ends;
+  Lifetimes(t, &begins, &ends);
   EXPECT_EQ(begins, ends);
+  unlink(path.c_str());
+}
+
+// With kernel telemetry, a CPU hog on the only CPU the runtime may use preempts its M:
+// the trace shows the kernel's slices on the M's track, nested in its run slices.
+TEST(Trace, KernelSlicesNest) {
+  HangGuard guard;
+  if (geteuid() != 0) GTEST_SKIP() << "kernel telemetry needs root (or CAP_BPF and CAP_PERFMON)";
+  std::string path = TempPath("kernel");
+  // Pin this thread to one CPU before run(): every thread the runtime makes inherits it.
+  cpu_set_t old, one;
+  ASSERT_EQ(sched_getaffinity(0, sizeof old, &old), 0);
+  int cpu = -1;
+  for (int c = 0; c < CPU_SETSIZE && cpu < 0; c++) {
+    if (CPU_ISSET(c, &old)) cpu = c;
+  }
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+  std::atomic<bool> stop{false};
+  std::thread hog([&] {
+    while (!stop.load(std::memory_order_relaxed)) {
+    }
+  });
+  std::string why;
+  mn::run(
+      [&] {
+        mn::KernelFeedbackStatus st = mn::kernel_feedback_status();
+        if (!st.active) {
+          why = st.reason;
+          return;
+        }
+        auto* rt = mn::detail::GetM()->rt;
+        auto preempted = [&] {
+          uint64_t n = 0;
+          mn::detail::mn_m_telemetry r{};
+          std::lock_guard<mn::detail::SchedLock> lock(rt->lock);
+          for (const auto& m : rt->allm) {
+            if (rt->ktel->ReadM(static_cast<int>(m->id), &r)) n += r.nr_preempted;
+          }
+          return n;
+        };
+        ASSERT_TRUE(mn::trace_start(path).ok());
+        uint64_t p0 = preempted();
+        // Gs that run, park and sleep while the hog takes the CPU from their M.
+        while (preempted() < p0 + 3) {
+          mn::Chan<int> c;
+          mn::go([=] {
+            volatile long x = 0;
+            for (int k = 0; k < 200000; k++) x = x + k;
+            c.send(1);
+          });
+          c.recv();
+          mn::sleep_for(std::chrono::microseconds(200));
+        }
+        ASSERT_TRUE(mn::trace_stop().ok());
+      },
+      mn::Options{.procs = 1});
+  stop = true;
+  hog.join();
+  sched_setaffinity(0, sizeof old, &old);
+  if (!why.empty()) GTEST_SKIP() << "kernel telemetry unavailable: " << why;
+  Trace t = Load(path);
+  EXPECT_TRUE(t.other_data.kernel);
+  CheckInvariants(t);
+  int64_t kernel = 0, preempted = 0;
+  for (const Event& e : t.events) {
+    kernel += e.cat == "kernel";
+    preempted += e.name == "preempted";
+  }
+  EXPECT_GE(kernel, 1);
+  EXPECT_GE(preempted, 1);
   unlink(path.c_str());
 }
 
@@ -516,9 +414,9 @@ TEST(Trace, MnTraceRecordsTheRun) {
     c.recv();
   });
   unsetenv("MN_TRACE");
-  Json j = Load(path);
-  CheckInvariants(j);
-  EXPECT_EQ(j["otherData"]["counters"]["spawns"].num(), 2);
+  Trace t = Load(path);
+  CheckInvariants(t);
+  EXPECT_EQ(t.other_data.spawns, 2);
   unlink(path.c_str());
 }
 

@@ -125,8 +125,11 @@ bool Serve(ScxScheduler& sched, pid_t pid, std::map<pid_t, std::unique_ptr<Serve
       return false;
     }
   }
-  if (absl::Status s = sched.AddRuntime(static_cast<uint32_t>(pid), fds[0], fds[1], fds[2], fds[3]);
-      !s.ok()) {
+  // Optional: a runtime older than the trace ring does not pin one.
+  int trace_fd = bpf_obj_get((dir + "/trace_events").c_str());
+  absl::Status s = sched.AddRuntime(static_cast<uint32_t>(pid), fds[0], fds[1], fds[2], fds[3], trace_fd);
+  if (trace_fd >= 0) close(trace_fd);
+  if (!s.ok()) {
     *error = absl::StrFormat("process %d: %s", pid, s.message());
     close_all();
     return false;
@@ -137,7 +140,9 @@ bool Serve(ScxScheduler& sched, pid_t pid, std::map<pid_t, std::unique_ptr<Serve
   void* p = mmap(nullptr, sv->rt_len, PROT_READ | PROT_WRITE, MAP_SHARED, fds[3], 0);
   if (p != MAP_FAILED) {
     sv->rt = static_cast<mn_rt_state*>(p);
-    __atomic_store_n(&sv->rt->scx_active, 1u, __ATOMIC_RELAXED);
+    __atomic_store_n(&sv->rt->scx_active,
+                     sched.mode() == mn::detail::ScxMode::kFull ? MN_SCX_ACTIVE_FULL : MN_SCX_ACTIVE_PARTIAL,
+                     __ATOMIC_RELAXED);
   }
   sv->tracked_fd = fds[0];
   fds[0] = -1;

@@ -4,7 +4,8 @@
 //    queue waiting, so after a threshold the P is taken from it as from a blocking call
 //    and handed to an M that can run.
 //  - spin: an M spins (looks for work to steal, burning its CPU) only while a CPU is free
-//    for it: its own, when nothing else waits for it, or another that is idle. Otherwise
+//    for it: its own, when nothing else waits for it, or another that is idle (or, when
+//    the sched_ext scheduler runs every task, one that runs none of our Ms). Otherwise
 //    it parks at once, and wakep() does not start a spinner, leaving the CPU to whoever
 //    waits for it; and they ask the kernel (want_cpu) for an upcall when a CPU turns idle,
 //    which starts one spinner if work is queued and nobody spins.
@@ -82,11 +83,13 @@ class Feedback {
 
   // ---- the spin policy
   // The seam: the CPUs as the kernel shows them (cpu_state by CPU number, ncpus of them),
-  // the CPUs this process may run on, and the want_cpu word. The maps by default.
+  // the CPUs this process may run on, the want_cpu word, and rt_state.scx_active (null:
+  // no sched_ext). The maps by default.
   void SetCpuView(const mn_cpu_state* cpus, int ncpus, std::vector<int> allowed,
-                  uint32_t* want_cpu);
+                  uint32_t* want_cpu, const uint32_t* scx_active = nullptr);
   // An M on own_cpu that found no work may spin: nothing else waits for its CPU, or
-  // another CPU it may run on is idle. If not, asks for an idle-CPU upcall.
+  // another CPU it may run on is idle (or, under full-mode sched_ext, runs none of our
+  // Ms). If not, asks for an idle-CPU upcall.
   bool MaySpin(int own_cpu);
   // A new spinner may be woken by an M on own_cpu: another CPU it may run on is idle. If
   // not, asks for an idle-CPU upcall.
@@ -104,7 +107,8 @@ class Feedback {
     int64_t backoff = 0;    // re-check interval while the P has no work
   };
   void Serve();
-  bool OtherCpuIdle(int own_cpu) const;
+  // Another allowed CPU is idle, or (full-mode sched_ext) runs none of our Ms.
+  bool OtherCpuFree(int own_cpu) const;
   bool OwnCpuFree(int own_cpu) const;
   // Stores want_cpu, then looks again (the Dekker half of the invariant).
   void WantCpu();
@@ -115,6 +119,7 @@ class Feedback {
   int ncpus_ = 0;
   std::vector<int> allowed_;
   uint32_t* want_cpu_ = nullptr;
+  const uint32_t* scx_active_ = nullptr;  // rt_state.scx_active, or null (tests)
   std::atomic<int64_t> descheduled_events_{0}, idle_events_{0};
   std::vector<Case> cases_;  // one per P
   ::ring_buffer* rb_ = nullptr;

@@ -42,7 +42,7 @@ namespace {
 constexpr const char* kBpfFsRoot = "/sys/fs/bpf";
 constexpr const char* kPinRoot = "/sys/fs/bpf/mnsched";
 constexpr const char* kPinnedMaps[] = {"m_telemetry", "cpu_state", "hints", "p_state", "rt_state",
-                                      "tracked"};
+                                      "tracked", "trace_events"};
 
 int64_t MonoNs() {
   timespec ts;
@@ -246,6 +246,7 @@ std::unique_ptr<KernelTelemetry> KernelTelemetry::Open(int procs, uint32_t polic
   }
   kt->tracked_fd_ = bpf_map__fd(maps.tracked);
   kt->events_fd_ = bpf_map__fd(maps.events);
+  kt->trace_events_fd_ = bpf_map__fd(maps.trace_events);
   *pin_error = kt->Pin();
   return kt;
 }
@@ -267,9 +268,11 @@ std::string KernelTelemetry::Pin() {
   if (mkdir(dir.c_str(), 0755) != 0) {
     return absl::StrFormat("mkdir %s: %s", dir, std::strerror(errno));
   }
-  // tracked too: tools/mnsched-scx enters it in the sched_ext scheduler's maps.
+  // tracked and trace_events too: tools/mnsched-scx enters them in the sched_ext
+  // scheduler's maps.
   bpf_map* maps[] = {skel_->maps.m_telemetry, skel_->maps.cpu_state, skel_->maps.hints,
-                     skel_->maps.p_state, skel_->maps.rt_state, skel_->maps.tracked};
+                     skel_->maps.p_state, skel_->maps.rt_state, skel_->maps.tracked,
+                     skel_->maps.trace_events};
   for (std::size_t i = 0; i < std::size(maps); i++) {
     std::string path = dir + "/" + kPinnedMaps[i];
     if (int err = bpf_map__pin(maps[i], path.c_str()); err != 0) {

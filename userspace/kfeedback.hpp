@@ -71,6 +71,8 @@ class KernelTelemetry {
   mn_rt_state* rt_state() const { return rt_; }
   // The upcall ring buffer (mn_event records), for the feedback thread.
   int events_fd() const { return events_fd_; }
+  // The execution trace's ring buffer (mn_trace_record records), for TraceKernel.
+  int trace_events_fd() const { return trace_events_fd_; }
   // The fd of one of the programs' maps by its name in telemetry.bpf.c ("tracked",
   // "hints", ...), for the sched_ext scheduler's outer maps; -1 if there is none.
   int MapFd(const char* name) const;
@@ -91,6 +93,7 @@ class KernelTelemetry {
   int procs_ = 0;
   int tracked_fd_ = -1;
   int events_fd_ = -1;
+  int trace_events_fd_ = -1;
   std::string pin_dir_;
 };
 

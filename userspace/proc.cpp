@@ -1024,8 +1024,7 @@ void Park(bool (*unlockf)(G*, void*), void* arg, WaitReason reason) {
   // clock, good to a tick, is enough for dumps.
   g->wait_since_ns.store(m->rt->coarse_now.load(std::memory_order_relaxed),
                          std::memory_order_relaxed);
-  TracePark(m, g, reason);
-  BumpOwn(m->parks);
+  BumpOwn(m->parks);  // the trace's park event is its run slice's end (TraceRunEnd)
   m->unlockf = unlockf;
   m->unlock_arg = arg;
   SwitchToG0(m, g, SwitchReason::kPark);

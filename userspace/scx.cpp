@@ -212,7 +212,12 @@ ScxScheduler::~ScxScheduler() {
 }
 
 absl::Status ScxScheduler::AddRuntime(uint32_t tgid, int tracked_fd, int hints_fd,
-                                      int telemetry_fd, int rt_state_fd) {
+                                      int telemetry_fd, int rt_state_fd, int trace_fd) {
+  if (trace_fd >= 0) {
+    // Optional, and first: the scheduler looks for it only once the runtime is entered.
+    __u32 key = tgid, value = static_cast<__u32>(trace_fd);
+    (void)bpf_map_update_elem(bpf_map__fd(skel_->maps.rt_traces), &key, &value, BPF_ANY);
+  }
   struct Entry {
     bpf_map* outer;
     int fd;
@@ -245,6 +250,7 @@ void ScxScheduler::RemoveRuntime(uint32_t tgid) {
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.rt_hints), &key);
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.rt_telemetry), &key);
   bpf_map_delete_elem(bpf_map__fd(skel_->maps.rt_states), &key);
+  bpf_map_delete_elem(bpf_map__fd(skel_->maps.rt_traces), &key);
 }
 
 bool ScxScheduler::Alive(mn_scx_exit* exit) const {
@@ -299,7 +305,7 @@ absl::StatusOr<std::unique_ptr<ScxScheduler>> ScxScheduler::Load(ScxMode, uint64
 
 ScxScheduler::~ScxScheduler() = default;
 
-absl::Status ScxScheduler::AddRuntime(uint32_t, int, int, int, int) {
+absl::Status ScxScheduler::AddRuntime(uint32_t, int, int, int, int, int) {
   return absl::UnimplementedError("built without BPF");
 }
 void ScxScheduler::RemoveRuntime(uint32_t) {}

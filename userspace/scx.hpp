@@ -56,9 +56,11 @@ class ScxScheduler {
 
   // Enters one runtime's telemetry maps (fds of its tracked, hints, m_telemetry and
   // rt_state maps, as created by bpf/telemetry.bpf.c) under its process id, so that the
-  // scheduler recognises its Ms and reads their hints. The fds are not kept.
+  // scheduler recognises its Ms and reads their hints. trace_fd, its trace_events ring,
+  // is optional (-1, or a map the kernel refuses: a runtime older than it): without it
+  // the scheduler sends no trace records for the runtime. The fds are not kept.
   absl::Status AddRuntime(uint32_t tgid, int tracked_fd, int hints_fd, int telemetry_fd,
-                          int rt_state_fd);
+                          int rt_state_fd, int trace_fd = -1);
   void RemoveRuntime(uint32_t tgid);
 
   // Whether the kernel still runs this scheduler. When it does not, *exit (if not null)

@@ -59,7 +59,7 @@ void StartScx(Runtime* rt, bool required) {
   } else if (absl::Status added = (*s)->AddRuntime(
                  static_cast<uint32_t>(getpid()), rt->ktel->MapFd("tracked"),
                  rt->ktel->MapFd("hints"), rt->ktel->MapFd("m_telemetry"),
-                 rt->ktel->MapFd("rt_state"));
+                 rt->ktel->MapFd("rt_state"), rt->ktel->trace_events_fd());
              !added.ok()) {
     why = std::string(added.message());
   } else {
@@ -77,7 +77,7 @@ void StartScx(Runtime* rt, bool required) {
     SetReason(rt, std::move(why));
     return;
   }
-  SetScxActive(rt, 1);
+  SetScxActive(rt, MN_SCX_ACTIVE_PARTIAL);  // the runtime loads partial mode only
   rt->scx_on.store(true, std::memory_order_seq_cst);  // see ScxMStarted
 }
 

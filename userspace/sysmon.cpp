@@ -181,7 +181,12 @@ void PublishRtState(Runtime* rt, int64_t now) {
 }
 
 void SysmonMain(Runtime* rt) {
-  rt->sysmon_tid.store(static_cast<uint32_t>(gettid()), std::memory_order_release);
+  uint32_t tid = static_cast<uint32_t>(gettid());
+  // For the sched_ext scheduler (mn_rt_state.sysmon_tid), read alone: relaxed.
+  if (rt->ktel != nullptr && rt->ktel->rt_state() != nullptr) {
+    __atomic_store_n(&rt->ktel->rt_state()->sysmon_tid, tid, __ATOMIC_RELAXED);
+  }
+  rt->sysmon_tid.store(tid, std::memory_order_release);
   FutexWake(&rt->sysmon_tid, 1);
   std::vector<PRecord> recs(static_cast<std::size_t>(rt->procs));
   int idle = 0;

@@ -5,10 +5,13 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_format.h"
@@ -16,6 +19,7 @@
 #include "mn/trace.hpp"
 #include "trace_json.hpp"
 #include "trace_kernel.hpp"
+#include "trace_spool.hpp"
 
 namespace mn::detail {
 
@@ -26,6 +30,9 @@ namespace {
 constexpr std::size_t kMaxBufs = 1024;  // 64 MiB
 constexpr auto kFlushPeriod = std::chrono::milliseconds(5);
 constexpr std::size_t kMaxRingMib = 65536;
+
+// A park's reason rides in a run end's flags, above RunEndWhy's three bits.
+static_assert(static_cast<int>(WaitReason::kIOWrite) < 32);
 
 uint64_t Head(TraceType type, uint8_t flags = 0) {
   return static_cast<uint64_t>(flags) << 8 | static_cast<uint64_t>(type);
@@ -50,7 +57,16 @@ SpinCounters Minus(const SpinCounters& a, const SpinCounters& b) {
 
 }  // namespace
 
-Tracer::Tracer(Runtime* rt) : rt_(rt) {}
+Tracer::Tracer(Runtime* rt) : rt_(rt) {
+  // The TSC only where the kernel itself trusts it for CLOCK_MONOTONIC: then it is
+  // invariant and synchronised across CPUs.
+  char buf[32] = {};
+  if (FILE* f = std::fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r")) {
+    if (std::fgets(buf, sizeof buf, f) == nullptr) buf[0] = 0;
+    std::fclose(f);
+  }
+  tsc_.store(std::string_view(buf) == "tsc\n", std::memory_order_relaxed);
+}
 
 Tracer::~Tracer() {
   if (flusher_.joinable()) {
@@ -65,8 +81,8 @@ Tracer::~Tracer() {
 }
 
 void Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c) {
-  int64_t ns = NanoTime() - t0_.load(std::memory_order_relaxed);
-  TraceEvent e{static_cast<uint64_t>(ns < 0 ? 0 : ns) << 16 | type_flags, a, b, c};
+  int64_t raw = TraceRaw(tsc_.load(std::memory_order_relaxed)) - raw0_.load(std::memory_order_relaxed);
+  TraceEvent e{static_cast<uint64_t>(raw < 0 ? 0 : raw) << 16 | type_flags, a, b, c};
   if (m == nullptr || m->rt != rt_) {
     std::lock_guard<std::mutex> lock(shared_mu_);
     // Under the lock: Stop clears `tracing` before it takes the last of shared_, so a
@@ -86,7 +102,7 @@ void Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c)
     n = 0;
   }
   buf->ev[n] = e;
-  // release: pairs with the flusher's acquire load of count (ReadBuf's callers).
+  // release: pairs with the flusher's acquire load of count (Pass).
   buf->count.store(n + 1, std::memory_order_release);
 }
 
@@ -115,17 +131,11 @@ TraceBuf* Tracer::Refill(M* m, TraceBuf* old) {
     b->gen = gen;
     b->m = m->id;
     b->seq = m->tseq++;
-    b->flushed = 0;
     b->count.store(0, std::memory_order_relaxed);
   }
   // release: pairs with the flusher's acquire load of tbuf; the fields above come first.
   m->tbuf.store(b, std::memory_order_release);
   return b;
-}
-
-void Tracer::ReadBuf(TraceBuf* b, uint32_t upto) {
-  for (uint32_t i = b->flushed; i < upto; i++) json_->Add(b->m, b->ev[i]);
-  b->flushed = std::max(b->flushed, upto);
 }
 
 void Tracer::Pass(bool final) {
@@ -144,33 +154,57 @@ void Tracer::Pass(bool final) {
   for (TraceBuf* b : full) {
     if (b->gen != gen) continue;
     // acquire: pairs with the writer's last release store of count.
-    ReadBuf(b, b->count.load(std::memory_order_acquire));
+    spool_->AddEvents(b->m, b->ev, b->count.load(std::memory_order_acquire));
     next_seq(b->m) = b->seq + 1;
   }
   {
     std::lock_guard<std::mutex> lock(mu_);
     free_.insert(free_.end(), full.begin(), full.end());
   }
-  if (static_cast<std::size_t>(rt_->mcount.load(std::memory_order_relaxed)) != ms_.size()) {
-    std::lock_guard<SchedLock> lock(rt_->lock);  // allm grows under it
-    ms_.clear();
-    for (const auto& m : rt_->allm) ms_.push_back(m.get());
-  }
-  for (M* m : ms_) {
-    // acquire: pairs with Refill's release store; b's fields are the M's latest.
-    TraceBuf* b = m->tbuf.load(std::memory_order_acquire);
-    // A later buffer than expected: an earlier one is still on its way to full_.
-    if (b == nullptr || b->gen != gen || b->seq != next_seq(m->id)) continue;
-    ReadBuf(b, b->count.load(std::memory_order_acquire));
+  if (final) {
+    {
+      std::lock_guard<SchedLock> lock(rt_->lock);  // allm grows under it
+      ms_.clear();
+      for (const auto& m : rt_->allm) ms_.push_back(m.get());
+    }
+    // The Ms' current buffers, partly filled: every one handed over before has been read.
+    for (M* m : ms_) {
+      // acquire: pairs with Refill's release store; b's fields are the M's latest.
+      TraceBuf* b = m->tbuf.load(std::memory_order_acquire);
+      // A later buffer than expected: the one before was handed over after `full` was
+      // taken, by a hook that saw `tracing` just before it turned off. Both are dropped.
+      if (b == nullptr || b->gen != gen || b->seq != next_seq(m->id)) continue;
+      spool_->AddEvents(m->id, b->ev, b->count.load(std::memory_order_acquire));
+    }
   }
   std::vector<TraceEvent> shared;
   {
     std::lock_guard<std::mutex> lock(shared_mu_);
     shared.swap(shared_);
   }
-  for (const TraceEvent& e : shared) json_->Add(-1, e);
-  if (kernel_ != nullptr) kernel_->Poll(json_.get());
-  if (!final) json_->Flush();
+  spool_->AddEvents(-1, shared.data(), static_cast<uint32_t>(shared.size()));
+  if (kernel_ != nullptr) {
+    std::vector<mn_trace_record> recs;
+    kernel_->Poll(&recs);
+    spool_->AddKernel(recs);
+  }
+  // A pair of clock reads, after every event taken above was written.
+  int64_t raw = TraceRaw(tsc_.load(std::memory_order_relaxed)) - raw0_.load(std::memory_order_relaxed);
+  int64_t ns = NanoTime() - t0_;
+  if (raw > cal_.back().first && ns > cal_.back().second) cal_.emplace_back(raw, ns);
+}
+
+int64_t Tracer::ToNs(int64_t raw) const {
+  if (!tsc_.load(std::memory_order_relaxed)) return raw;
+  if (cal_.size() < 2) return 0;
+  // The segment between the pairs around raw (the first or last one beyond them).
+  auto it = std::upper_bound(cal_.begin(), cal_.end(), raw,
+                             [](int64_t r, const std::pair<int64_t, int64_t>& p) { return r < p.first; });
+  std::size_t i = std::clamp<std::size_t>(static_cast<std::size_t>(it - cal_.begin()), 1, cal_.size() - 1);
+  const auto& [ra, na] = cal_[i - 1];
+  const auto& [rb, nb] = cal_[i];
+  double per_tick = static_cast<double>(nb - na) / static_cast<double>(rb - ra);
+  return na + static_cast<int64_t>(std::llround(static_cast<double>(raw - ra) * per_tick));
 }
 
 void Tracer::FlusherMain() {
@@ -189,11 +223,15 @@ void Tracer::FlusherMain() {
 
 absl::Status Tracer::Start(const std::string& path, std::size_t ring_bytes) {
   if (on_) return absl::FailedPreconditionError("a trace is already being recorded");
+  absl::StatusOr<std::unique_ptr<TraceSpool>> spool = TraceSpool::Open(ring_bytes);
+  if (!spool.ok()) return spool.status();
   FILE* f = std::fopen(path.c_str(), "w");
   if (f == nullptr) {
     return absl::ErrnoToStatus(errno, absl::StrFormat("cannot open \"%s\" for writing", path));
   }
   file_ = f;
+  spool_ = std::move(*spool);
+  ring_bytes_ = ring_bytes;
   {
     std::lock_guard<std::mutex> lock(mu_);
     max_bufs_ = kMaxBufs;
@@ -201,22 +239,21 @@ absl::Status Tracer::Start(const std::string& path, std::size_t ring_bytes) {
     full_.clear();
   }
   gen_.fetch_add(1, std::memory_order_relaxed);
-  int64_t t0 = NanoTime();
-  t0_.store(t0, std::memory_order_relaxed);
-  json_ = std::make_unique<TraceJson>(f, ring_bytes);
-  kernel_ = TraceKernel::Open(rt_, t0);
-  if (kernel_ != nullptr) json_->ExpectKernel();
+  t0_ = NanoTime();
+  raw0_.store(TraceRaw(tsc_.load(std::memory_order_relaxed)), std::memory_order_relaxed);
+  cal_.assign(1, {0, 0});
+  kernel_ = TraceKernel::Open(rt_);
   next_seq_.clear();
   ms_.clear();
   dropped_.store(0, std::memory_order_relaxed);
   counters0_ = SumSpins(rt_);
-  // release: pairs with TracerOf's acquire; everything above is set for the hooks.
-  rt_->tracing.store(true, std::memory_order_release);
   rt_->tracer_tid.store(0, std::memory_order_relaxed);
   {
     std::lock_guard<std::mutex> lock(wake_mu_);
     stop_flusher_ = false;
   }
+  // release: pairs with TracerOf's acquire; everything above is set for the hooks.
+  rt_->tracing.store(true, std::memory_order_release);
   flusher_ = std::thread([this] { FlusherMain(); });
   // Deadlock detection counts threads that are not the runtime's: this one must be known
   // before it could be seen. acquire pairs with FlusherMain's release store.
@@ -237,20 +274,46 @@ absl::Status Tracer::Stop() {
   wake_cv_.notify_all();
   flusher_.join();
   Pass(true);
-  TraceSummary s;
-  s.stop_ns = NanoTime() - t0_.load(std::memory_order_relaxed);
-  s.pid = getpid();
-  s.procs = rt_->procs;
-  s.kernel = kernel_ != nullptr;
-  s.dropped = dropped_.load(std::memory_order_relaxed) + (kernel_ ? kernel_->lost() : 0);
-  s.counters = counters;
-  for (M* m : ms_) s.ms.emplace_back(m->id, m->tid.load(std::memory_order_relaxed));
-  absl::Status st = json_->Finish(s);
+  absl::Status st = Write(counters);
   kernel_.reset();
-  json_.reset();
+  spool_.reset();
   if (std::fclose(file_) != 0 && st.ok()) st = absl::ErrnoToStatus(errno, "closing the trace");
   file_ = nullptr;
   return st;
+}
+
+absl::Status Tracer::Write(const SpinCounters& counters) {
+  TraceJson json(file_, ring_bytes_);
+  if (kernel_ != nullptr) json.ExpectKernel();
+  TraceSpool::Visitor v;
+  v.event = [&](int64_t m, const TraceEvent& e) {
+    TraceEvent x = e;
+    int64_t ns = std::max<int64_t>(ToNs(e.ns()), 0);
+    x.head = static_cast<uint64_t>(ns) << 16 | (e.head & 0xffff);
+    json.Add(m, x);
+  };
+  v.kernel = [&](const mn_trace_record& r) {
+    KernelSlice k;
+    k.m = r.m;
+    k.blocked = r.state == mn_blocked;
+    k.off = static_cast<int64_t>(r.off_ns) - t0_;
+    k.woken = static_cast<int64_t>(r.woken_ns) - t0_;
+    k.on = static_cast<int64_t>(r.on_ns) - t0_;
+    // A record torn by a writer that gave up its lock (mn_record.bpf.h) is no slice.
+    if (k.off <= k.woken && k.woken <= k.on) json.AddKernel(k);
+  };
+  absl::Status replayed = spool_->Replay(v);
+  TraceSummary s;
+  s.stop_ns = cal_.back().second;
+  s.pid = getpid();
+  s.procs = rt_->procs;
+  s.kernel = kernel_ != nullptr;
+  s.dropped = dropped_.load(std::memory_order_relaxed) + spool_->dropped() +
+              (kernel_ != nullptr ? kernel_->lost() : 0);
+  s.counters = counters;
+  for (M* m : ms_) s.ms.emplace_back(m->id, m->tid.load(std::memory_order_relaxed));
+  absl::Status st = json.Finish(s);
+  return replayed.ok() ? st : replayed;
 }
 
 // ---- Hooks ----------------------------------------------------------------------------------
@@ -271,7 +334,11 @@ void TraceRunEndSlow(M* m, G* g, SwitchReason why) {
     case SwitchReason::kNone: break;
   }
   m->preempt_switch = false;
-  TracerOf(m->rt)->Emit(m, Head(TraceType::kRunEnd, static_cast<uint8_t>(end)), g->id, 0, 0);
+  uint8_t flags = static_cast<uint8_t>(end);
+  if (end == RunEndWhy::kPark) {
+    flags |= static_cast<uint8_t>(g->wait_reason.load(std::memory_order_relaxed)) << 3;
+  }
+  TracerOf(m->rt)->Emit(m, Head(TraceType::kRunEnd, flags), g->id, 0, 0);
 }
 
 void TraceSyscallSlow(M* m, G* g, bool enter) {
@@ -287,10 +354,6 @@ void TraceSyscallSlow(M* m, G* g, bool enter) {
 void TraceSpawnSlow(Runtime* rt, G* g, uint64_t label) {
   M* m = GetM();
   TracerOf(rt)->Emit(m, Head(TraceType::kSpawn), g->id, label, CurGId(m));
-}
-
-void TraceParkSlow(M* m, G* g, WaitReason reason) {
-  TracerOf(m->rt)->Emit(m, Head(TraceType::kPark, static_cast<uint8_t>(reason)), g->id, 0, 0);
 }
 
 void TraceReadySlow(Runtime* rt, G* g) {

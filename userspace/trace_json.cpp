@@ -2,6 +2,7 @@
 #include "trace_json.hpp"
 
 #include <algorithm>
+#include <charconv>
 #include <cerrno>
 #include <cstring>
 
@@ -21,7 +22,14 @@ constexpr std::size_t kKeepSlices = 1 << 16;
 // multiplies back by 1000 and rounds gets the recorder's numbers and nesting holds exactly.
 void AppendUs(std::string* s, int64_t ns) {
   if (ns < 0) ns = 0;
-  absl::StrAppendFormat(s, "%d.%03d", ns / 1000, ns % 1000);
+  char buf[32];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf - 4, ns / 1000);
+  int frac = static_cast<int>(ns % 1000);
+  end[0] = '.';
+  end[1] = static_cast<char>('0' + frac / 100);
+  end[2] = static_cast<char>('0' + frac / 10 % 10);
+  end[3] = static_cast<char>('0' + frac % 10);
+  s->append(buf, end + 4);
 }
 
 void AppendJsonString(std::string* s, std::string_view v) {
@@ -85,13 +93,24 @@ TraceJson::Track& TraceJson::TrackOf(int64_t m) {
 
 const std::string& TraceJson::Label(uint64_t word) {
   auto [it, fresh] = labels_.try_emplace(word);
-  if (fresh) it->second = LabelText(word);
+  if (fresh) {
+    // Quoted and escaped once: every slice of every G with this label repeats it.
+    std::string quoted;
+    AppendJsonString(&quoted, LabelText(word));
+    it->second = std::move(quoted);
+  }
   return it->second;
 }
 
-std::string TraceJson::GName(uint64_t g, uint64_t label) {
-  const std::string& l = Label(label);
-  return l.empty() ? absl::StrCat("G", g) : absl::StrCat("G", g, " ", l);
+void TraceJson::AppendGName(uint64_t g, uint64_t label) {
+  const std::string& l = Label(label);  // "...", quoted
+  absl::StrAppend(&cur_, "\"G", g);
+  if (l.size() > 2) {
+    cur_ += ' ';
+    cur_.append(l, 1, std::string::npos);
+  } else {
+    cur_ += '"';
+  }
 }
 
 void TraceJson::Begin(const char* ph, const char* cat, int pid, int64_t tid, int64_t ns) {
@@ -107,30 +126,28 @@ void TraceJson::Instant(int64_t m, const char* name, const char* cat, int64_t ns
   absl::StrAppend(&cur_, R"(,"s":"t","name":")", name, R"(","args":{)");
 }
 
-void TraceJson::Slice(int pid, int64_t tid, const std::string& name, const char* cat,
-                      int64_t ns, int64_t dur) {
+void TraceJson::Slice(int pid, int64_t tid, const char* cat, int64_t ns, int64_t dur) {
   Begin("X", cat, pid, tid, ns);
   cur_ += R"(,"dur":)";
   AppendUs(&cur_, std::max<int64_t>(dur, 0));
   cur_ += R"(,"name":)";
-  AppendJsonString(&cur_, name);
 }
 
 void TraceJson::Close(int64_t m, Track& t, int64_t ts, const char* end) {
   if (t.open == Open::kNone) return;
   if (t.open == Open::kRun) {
-    std::string name = GName(t.g, t.label);
     for (int track = 0; track < (t.p >= 0 ? 2 : 1); track++) {
       if (track == 0) {
-        Slice(kPidMs, m + 1, name, "run", t.begin, ts - t.begin);
+        Slice(kPidMs, m + 1, "run", t.begin, ts - t.begin);
       } else {
-        Slice(kPidPs, t.p + 1, name, "run", t.begin, ts - t.begin);
+        Slice(kPidPs, t.p + 1, "run", t.begin, ts - t.begin);
       }
+      AppendGName(t.g, t.label);
       absl::StrAppend(&cur_, R"(,"args":{"g":)", t.g, R"(,"end":")", end, R"("}})");
     }
   } else {
-    Slice(kPidMs, m + 1, "syscall", "syscall", t.begin, ts - t.begin);
-    absl::StrAppend(&cur_, R"(,"args":{"g":)", t.g, "}}");
+    Slice(kPidMs, m + 1, "syscall", t.begin, ts - t.begin);
+    absl::StrAppend(&cur_, R"("syscall","args":{"g":)", t.g, "}}");
   }
   t.open = Open::kNone;
   if (kernel_) {
@@ -142,7 +159,7 @@ void TraceJson::Close(int64_t m, Track& t, int64_t ts, const char* end) {
 void TraceJson::GEnd(uint64_t g, uint64_t label, int64_t ns, bool alive) {
   Begin("e", "g", kPidGs, 1, ns);
   absl::StrAppend(&cur_, R"(,"id":)", g, R"(,"name":)");
-  AppendJsonString(&cur_, GName(g, label));
+  AppendGName(g, label);
   absl::StrAppend(&cur_, R"(,"args":{"g":)", g, alive ? R"(,"alive":true}})" : "}}");
 }
 
@@ -161,8 +178,15 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       t.p = static_cast<int32_t>(e.c);
       break;
     case TraceType::kRunEnd: {
-      if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags()));
-      if (static_cast<RunEndWhy>(e.flags()) == RunEndWhy::kExit) {
+      auto why = static_cast<RunEndWhy>(e.flags() & 7);
+      if (why == RunEndWhy::kPark) {
+        Instant(m, "park", "g", ns);
+        absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"reason":)");
+        AppendJsonString(&cur_, WaitReasonString(static_cast<WaitReason>(e.flags() >> 3)));
+        cur_ += "}}";
+      }
+      if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags() & 7));
+      if (why == RunEndWhy::kExit) {
         if (auto it = live_.find(e.a); it != live_.end()) {
           GEnd(e.a, it->second, ns, false);
           live_.erase(it);
@@ -192,26 +216,16 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       break;
     }
     case TraceType::kSpawn: {
-      const std::string& label = Label(e.b);
+      const std::string& label = Label(e.b);  // quoted
       Instant(m, "spawn", "g", ns);
-      absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"parent":)", e.c, R"(,"label":)");
-      AppendJsonString(&cur_, label);
-      cur_ += "}}";
+      absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"parent":)", e.c, R"(,"label":)", label, "}}");
       Begin("b", "g", kPidGs, 1, ns);
       absl::StrAppend(&cur_, R"(,"id":)", e.a, R"(,"name":)");
-      AppendJsonString(&cur_, GName(e.a, e.b));
-      absl::StrAppend(&cur_, R"(,"args":{"g":)", e.a, R"(,"label":)");
-      AppendJsonString(&cur_, label);
-      cur_ += "}}";
+      AppendGName(e.a, e.b);
+      absl::StrAppend(&cur_, R"(,"args":{"g":)", e.a, R"(,"label":)", label, "}}");
       live_[e.a] = e.b;
       break;
     }
-    case TraceType::kPark:
-      Instant(m, "park", "g", ns);
-      absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"reason":)");
-      AppendJsonString(&cur_, WaitReasonString(static_cast<WaitReason>(e.flags())));
-      cur_ += "}}";
-      break;
     case TraceType::kReady:
       Instant(m, "ready", "g", ns);
       absl::StrAppend(&cur_, R"("g":)", e.a, R"(,"by":)", e.c, "}}");
@@ -243,16 +257,11 @@ void TraceJson::AddKernel(const KernelSlice& k) {
 void TraceJson::Place(int64_t m, Track& t, bool final) {
   // The track has passed a slice's end once a later event came: nothing of this M can
   // begin or end inside it any more.
-  auto ready = [&](const KernelSlice& k) { return final || k.on <= t.last; };
-  std::size_t kept = 0;
-  for (std::size_t i = 0; i < t.pending.size(); i++) {
-    if (ready(t.pending[i])) {
-      PlaceOne(m, t, t.pending[i]);
-    } else {
-      t.pending[kept++] = t.pending[i];
-    }
+  // One M's records come in the order of its switch-ins: the first not ready ends the run.
+  while (!t.pending.empty() && (final || t.pending.front().on <= t.last)) {
+    PlaceOne(m, t, t.pending.front());
+    t.pending.pop_front();
   }
-  t.pending.resize(kept);
 }
 
 void TraceJson::PlaceOne(int64_t m, Track& t, const KernelSlice& k) {
@@ -278,8 +287,9 @@ void TraceJson::PlaceOne(int64_t m, Track& t, const KernelSlice& k) {
     a = std::clamp(a, lo, hi);
     b = std::clamp(b, lo, hi);
     if (b <= a) return;
-    Slice(kPidMs, m + 1, name, "kernel", a, b - a);
-    absl::StrAppend(&cur_, R"(,"args":{"state":")", k.blocked ? "blocked" : "preempted", R"("}})");
+    Slice(kPidMs, m + 1, "kernel", a, b - a);
+    absl::StrAppend(&cur_, "\"", name, R"(","args":{"state":")", k.blocked ? "blocked" : "preempted",
+                    R"("}})");
   };
   if (k.blocked) {
     emit("blocked", k.off, k.woken);
@@ -305,11 +315,6 @@ void TraceJson::Cut() {
     dropped_ += chunks_.front().second;
     chunks_.pop_front();
   }
-}
-
-void TraceJson::Flush() {
-  if (ring_bytes_ == 0 && !cur_.empty()) Cut();
-  if (ring_bytes_ == 0 && out_ != nullptr) std::fflush(out_);
 }
 
 void TraceJson::Write(const std::string& s) {

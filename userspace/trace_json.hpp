@@ -2,7 +2,7 @@
 // from the recorder's binary events (trace.hpp) and the kernel's records (trace_kernel.cpp).
 //
 // Invariants:
-//  - Only the tracer's flusher calls it (and Stop, once the flusher has ended): no lock.
+//  - Only Stop calls it, once the flusher has ended, replaying the spool: no lock.
 //  - Each M's events arrive in the order the M wrote them. On one M's track at most one
 //    slice (run or syscall) is open, and a begin closes the one open, so run and syscall
 //    slices never overlap however events were lost; timestamps are clamped to never go
@@ -60,8 +60,6 @@ class TraceJson {
   // m: the M's id, or -1 for the runtime track.
   void Add(int64_t m, const TraceEvent& e);
   void AddKernel(const KernelSlice& k);
-  // The end of a flusher pass: whole mode hands what it has to the file.
-  void Flush();
   // Closes what is open at s.stop_ns and completes the file.
   absl::Status Finish(const TraceSummary& s);
 
@@ -77,7 +75,7 @@ class TraceJson {
     int32_t p = -1;
     int64_t last = 0;          // the latest timestamp on the track
     std::deque<Slice> closed;  // recent closed slices, for placing kernel slices
-    std::vector<KernelSlice> pending;  // kernel slices the track has not passed yet
+    std::deque<KernelSlice> pending;  // kernel slices the track has not passed yet
   };
 
   Track& TrackOf(int64_t m);
@@ -87,11 +85,13 @@ class TraceJson {
   // One event object, with its leading comma, into the current chunk.
   void Begin(const char* ph, const char* cat, int pid, int64_t tid, int64_t ns);
   void Instant(int64_t m, const char* name, const char* cat, int64_t ns);
-  void Slice(int pid, int64_t tid, const std::string& name, const char* cat, int64_t ns,
-             int64_t dur);
+  // An X event up to its name's value, which the caller appends.
+  void Slice(int pid, int64_t tid, const char* cat, int64_t ns, int64_t dur);
   void GEnd(uint64_t g, uint64_t label, int64_t ns, bool alive);
+  // The label's text, quoted for JSON.
   const std::string& Label(uint64_t word);
-  std::string GName(uint64_t g, uint64_t label);
+  // "G<id> <label>", quoted.
+  void AppendGName(uint64_t g, uint64_t label);
   void Cut();
   void Write(const std::string& s);
 
@@ -106,7 +106,7 @@ class TraceJson {
   absl::Status status_;        // the first write error
   std::vector<Track> tracks_;  // by M id + 1 (0: the runtime track)
   absl::flat_hash_map<uint64_t, uint64_t> live_;  // G id -> label, from b until e
-  absl::flat_hash_map<uint64_t, std::string> labels_;
+  absl::flat_hash_map<uint64_t, std::string> labels_;  // quoted
   bool kernel_ = false;
 };
 

@@ -12,34 +12,39 @@
 //    reported as dropped events.
 #pragma once
 
+#include <linux/types.h>
+
 #include <cstdint>
 #include <memory>
+#include <vector>
+
+#include "kfeedback.hpp"  // mn_trace_record
 
 namespace mn::detail {
 
 struct Runtime;
-class TraceJson;
 
 class TraceKernel {
  public:
-  // Null when the runtime has no kernel telemetry. t0: the trace's start (CLOCK_MONOTONIC).
-  static std::unique_ptr<TraceKernel> Open(Runtime* rt, int64_t t0);
+  // Null when the runtime has no kernel telemetry.
+  static std::unique_ptr<TraceKernel> Open(Runtime* rt);
   ~TraceKernel();
   TraceKernel(const TraceKernel&) = delete;
   TraceKernel& operator=(const TraceKernel&) = delete;
 
-  // Hands every record waiting in the ring to json.
-  void Poll(TraceJson* json);
+  // Appends every record waiting in the ring to *out.
+  void Poll(std::vector<mn_trace_record>* out);
   // Records the programs could not send since Open.
   int64_t lost() const;
+  // One record, from the ring buffer's callback.
+  void Deliver(const mn_trace_record& r);
 
  private:
   TraceKernel() = default;
   Runtime* rt_ = nullptr;
-  int64_t t0_ = 0;
   uint64_t lost0_ = 0;
   void* rb_ = nullptr;  // libbpf's ring_buffer
-  TraceJson* json_ = nullptr;  // during Poll
+  std::vector<mn_trace_record>* out_ = nullptr;  // during Poll
 };
 
 }  // namespace mn::detail

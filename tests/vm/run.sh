@@ -2,11 +2,12 @@
 # Run commands inside a Linux kernel that has sched_ext (CONFIG_SCHED_CLASS_EXT=y), in qemu.
 #
 # The host kernel of the build machines has sched_ext off, so this script fetches Debian unstable's
-# newest kernel, boots it under qemu (software emulation: TCG) with a busybox initramfs that holds
+# newest kernel (or another suite's: --suite trixie has 6.12, older than sched_ext's 6.13 renames), boots it under qemu (software emulation: TCG) with a busybox initramfs that holds
 # the host-built binaries you name, runs your commands as root, prints their output and exits with
 # their status. See docs/vm.md.
 #
 #   bash tests/vm/run.sh --cmd 'cat /sys/kernel/sched_ext/state'
+#   bash tests/vm/run.sh --suite trixie-backports --kernel 6.18 --cmd 'uname -r'
 #   bash tests/vm/run.sh --with build/release/tests/chan_test --cmd 'chan_test --gtest_brief=1'
 #   bash tests/vm/run.sh --dump-btf /tmp/guest.btf
 #
@@ -21,8 +22,8 @@ usage() {
   cat <<EOF
 usage: bash $PROG [options]
 
-Boots Debian unstable's newest amd64 kernel (it has sched_ext) in qemu with a busybox initramfs and
-runs the commands as root. The commands' output (stdout and stderr) goes to stdout; the script's own
+Boots Debian unstable's newest amd64 kernel (it has sched_ext; or --suite's) in qemu with a busybox
+initramfs and runs the commands as root. The commands' output (stdout and stderr) goes to stdout; the script's own
 messages go to stderr; the exit status is the guest's.
 
   --cmd 'COMMAND'     a shell command (busybox sh) to run in the guest, in /tmp; repeatable: each
@@ -36,6 +37,10 @@ messages go to stderr; the exit status is the guest's.
   --expect-state S    fail (exit 1) unless /sys/kernel/sched_ext/state reads S (e.g. disabled)
                       after the commands
   --timeout SECONDS   kill the guest after this long (default 600); exit 124
+  --suite NAME        the Debian suite to take the kernel from (default sid), e.g. trixie or
+                      trixie-backports; each has its own cache
+  --kernel VERSION    the suite's newest kernel of this version (6.18 takes 6.18.x), not its
+                      newest; each VERSION has its own cache too
   --offline           use only the cache: no network
   --refresh           look for a newer kernel now (by default the package index is refreshed
                       when it is older than \${MN_VM_MAX_AGE_HOURS:-24} hours)
@@ -58,7 +63,8 @@ messages go to stderr; the exit status is the guest's.
   -h, --help          this text
 
 Cache: \${MN_VM_CACHE:-\$HOME/.cache/mnsched/vm} (apt state, the .debs, the unpacked kernel, the file
-'current' naming the kernel version, btf/). Once it holds a kernel, runs need no network.
+'current' naming the kernel version, btf/; a --suite other than sid, or a --kernel, has these
+under suites/NAME/ or suites/NAME@VERSION/). Once it holds a kernel, runs need no network.
 EOF
 }
 
@@ -88,6 +94,8 @@ APPEND=
 KEEP=0
 NICE=
 HOST_WAIT=
+SUITE=sid
+KERNEL=
 
 is_uint() { [[ $1 =~ ^[0-9]+$ ]]; }
 
@@ -101,7 +109,7 @@ while [[ $# -gt 0 ]]; do
     has_val=1
   fi
   case $opt in
-    --cmd | --with | --env | --expect-state | --timeout | --skip-code | --dump-btf | --cpus | --mem | --append | --nice | --host-wait)
+    --cmd | --with | --env | --expect-state | --timeout | --skip-code | --dump-btf | --cpus | --mem | --append | --nice | --host-wait | --suite | --kernel)
       if [[ $has_val -eq 0 ]]; then
         [[ $# -ge 2 ]] || bad_args "$opt needs a value"
         val=$2
@@ -168,6 +176,14 @@ while [[ $# -gt 0 ]]; do
       [[ ! -d $val ]] || bad_args "--host-wait $val: is a directory"
       HOST_WAIT=$val
       ;;
+    --suite)
+      [[ $val =~ ^[a-z][a-z0-9]*(-[a-z0-9]+)*$ ]] || bad_args "--suite '$val': expected a Debian suite name such as sid, trixie or trixie-backports"
+      SUITE=$val
+      ;;
+    --kernel)
+      [[ $val =~ ^[0-9]+(\.[0-9]+)*([+~-][0-9a-z.+~-]*)?$ ]] || bad_args "--kernel '$val': expected a kernel version such as 6.18 or 6.18.15+deb13-amd64"
+      KERNEL=$val
+      ;;
     --offline) OFFLINE=1 ;;
     --refresh) REFRESH=1 ;;
     --no-install) NO_INSTALL=1 ;;
@@ -195,6 +211,16 @@ MAX_AGE_HOURS=${MN_VM_MAX_AGE_HOURS:-24}
 is_uint "$MAX_AGE_HOURS" || bad_args "MN_VM_MAX_AGE_HOURS='$MAX_AGE_HOURS': expected a number of hours"
 mkdir -p "$CACHE" || die 1 "cannot create the cache directory $CACHE (set MN_VM_CACHE)"
 CACHE=$(cd "$CACHE" && pwd)
+# sid's apt state, packages, kernels and 'current' are at the top of the cache (where they were
+# before --suite); another suite's are in suites/<suite>/, and those of a --kernel version in
+# suites/<suite>@<version>/. btf/ and the lock are shared.
+if [[ $SUITE == sid && -z $KERNEL ]]; then
+  SUITE_CACHE=$CACHE
+else
+  SUITE_CACHE=$CACHE/suites/$SUITE${KERNEL:+@$KERNEL}
+fi
+ARCHIVE="Debian $SUITE"
+[[ $SUITE != sid ]] || ARCHIVE="Debian unstable"
 
 # ---- host tools ----------------------------------------------------------------------------------
 BUSYBOX=
@@ -226,13 +252,15 @@ check_boot_tools() {
 }
 
 # ---- the kernel --------------------------------------------------------------------------------
-# Layout of $CACHE:
-#   apt/        private apt configuration and state for Debian unstable (sources, lists, status)
+# Layout of $SUITE_CACHE ($CACHE for sid, $CACHE/suites/<suite> for the others):
+#   apt/        private apt configuration and state for the suite (sources, lists, status)
 #   debs/       the downloaded linux-binary-<ver> and linux-base-<ver> packages
-#   kernels/<ver>/  the packages unpacked (dpkg -x); vmlinuz is kernels/<ver>/usr/lib/modules/<ver>/vmlinuz
+#   kernels/<ver>/  the packages unpacked (dpkg -x); vmlinuz is kernels/<ver>/usr/lib/modules/<ver>/vmlinuz,
+#               or kernels/<ver>/boot/vmlinuz-<ver> from a linux-image-<ver> package (6.12's naming)
 #   current     the version in use
+# and in $CACHE:
 #   btf/<ver>.btf   the guest kernel's BTF (--dump-btf)
-APT_DIR=$CACHE/apt
+APT_DIR=$SUITE_CACHE/apt
 APT_OPTS=(
   -o "Dir::Etc::SourceList=/dev/null"
   -o "Dir::Etc::SourceParts=$APT_DIR/sources.list.d"
@@ -252,21 +280,29 @@ if [[ $(id -u) -eq 0 ]]; then
   APT_OPTS+=(-o "APT::Sandbox::User=root")
 fi
 
-# Writes the private sources: every URI of the host's own Debian sources whose entry names a plain
-# release suite (bookworm, not bookworm-updates or bookworm-security), with the suite set to sid.
-# No mirror is named here: they come from the machine's configuration.
-write_sid_sources() {
-  local out=$APT_DIR/sources.list.d/sid.sources tmp entries=() e uri key seen=" "
+# Writes the private sources: every URI of the host's own Debian sources whose entry names a suite
+# of the same archive as $SUITE, with the suite set to $SUITE. A security suite (trixie-security)
+# is in the security archive, whose URIs the host has for its own bookworm-security; every other
+# suite (sid, trixie, and trixie-backports or -updates, which the main archive holds too) takes
+# the URIs the host has for a plain release suite (bookworm, not bookworm-updates or
+# bookworm-security). No mirror is named here: they come from the machine's configuration.
+write_sources() {
+  local out=$APT_DIR/sources.list.d/$SUITE.sources want=plain tmp entries=() e uri key kind seen=" "
+  [[ $SUITE != *-security ]] || want=security
   tmp=$(mktemp)
   {
-    # deb822 files: stanzas separated by blank lines.
+    # deb822 files: stanzas separated by blank lines. Prints "URI<tab>key<tab>kind" per kind of
+    # suite the stanza names.
     for f in /etc/apt/sources.list.d/*.sources; do
       [[ -r $f ]] || continue
       awk '
         function flush() {
-          if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled !~ /^[ \t]*no/ && plain)
-            for (i = 1; i <= nu; i++) print uris[i] "\t" key
-          types = ""; enabled = ""; plain = 0; nu = 0; key = ""
+          if (types ~ /(^|[ \t])deb([ \t]|$)/ && enabled !~ /^[ \t]*no/)
+            for (i = 1; i <= nu; i++) {
+              if (plain) print uris[i] "\t" key "\tplain"
+              if (sec) print uris[i] "\t" key "\tsecurity"
+            }
+          types = ""; enabled = ""; plain = 0; sec = 0; nu = 0; key = ""
         }
         /^[ \t]*#/ { next }
         /^[ \t]*$/ { flush(); next }
@@ -276,7 +312,13 @@ write_sid_sources() {
           if (name == "types") types = $0
           else if (name == "enabled") enabled = tolower($0)
           else if (name == "uris") { nu = split($0, uris, /[ \t]+/) }
-          else if (name == "suites") { n = split($0, s, /[ \t]+/); for (i = 1; i <= n; i++) if (s[i] != "" && s[i] !~ /[-\/]/) plain = 1 }
+          else if (name == "suites") {
+            n = split($0, s, /[ \t]+/)
+            for (i = 1; i <= n; i++) {
+              if (s[i] != "" && s[i] !~ /[-\/]/) plain = 1
+              if (s[i] ~ /^[a-z]+-security$/) sec = 1
+            }
+          }
           else if (name == "signed-by" && $0 ~ /^\//) key = $0
         }
         END { flush() }
@@ -296,7 +338,8 @@ write_sid_sources() {
             }
           }
           uri = $i; suite = $(i + 1)
-          if (suite != "" && suite !~ /[-\/]/) print uri "\t" key
+          if (suite != "" && suite !~ /[-\/]/) print uri "\t" key "\tplain"
+          else if (suite ~ /^[a-z]+-security$/) print uri "\t" key "\tsecurity"
         }
       ' "$f"
     done
@@ -306,12 +349,11 @@ write_sid_sources() {
   mkdir -p "$APT_DIR/sources.list.d"
   : >"$out.new"
   for e in "${entries[@]}"; do
-    uri=${e%%$'\t'*}
-    key=${e#*$'\t'}
-    [[ $seen != *" $uri "* ]] || continue
+    IFS=$'\t' read -r uri key kind <<<"$e"
+    [[ $kind == "$want" && $seen != *" $uri "* ]] || continue
     seen+="$uri "
     {
-      printf 'Types: deb\nURIs: %s\nSuites: sid\nComponents: main\n' "$uri"
+      printf 'Types: deb\nURIs: %s\nSuites: %s\nComponents: main\n' "$uri" "$SUITE"
       [[ -z $key ]] || printf 'Signed-By: %s\n' "$key"
       printf '\n'
     } >>"$out.new"
@@ -323,36 +365,58 @@ write_sid_sources() {
   mv "$out.new" "$out"
 }
 
-# Prints the name of the newest linux-binary-<ver>-amd64 package (not cloud, not rt) in the lists.
+# Prints "<package> <kernel version>" for the newest amd64 kernel in the lists (not the cloud or
+# rt flavour), of version $KERNEL if that is set. The packaging differs by suite: sid (and backports built from it) ships the kernel
+# as linux-binary-<ver> (usr/lib/modules/<ver>/vmlinuz) with its configuration in
+# linux-base-<ver>; trixie's 6.12 as linux-image-<ver>-unsigned, and the same image signed for
+# Secure Boot as linux-image-<ver>, with /boot/vmlinuz-<ver> and /boot/config-<ver> in the one
+# package. At equal versions linux-binary wins (sid lists a linux-image-<ver> too), then the
+# unsigned image, then the signed one.
 newest_kernel_package() {
-  local names=() n v best='' bestv=''
-  mapfile -t names < <(apt-cache "${APT_OPTS[@]}" pkgnames linux-binary- 2>/dev/null |
-    grep -E '^linux-binary-[0-9][^ ]*-amd64$' | grep -Ev -- '-(cloud|rt)-amd64$' | sort -u || true)
-  for n in "${names[@]}"; do
-    v=$(apt-cache "${APT_OPTS[@]}" show --no-all-versions "$n" 2>/dev/null | awk '/^Version:/ { print $2; exit }')
-    [[ -n $v ]] || continue
-    if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$bestv"; then
-      best=$n
-      bestv=$v
+  local pkg v rank ver best='' bestv='' bestrank=0 bestver=''
+  while read -r pkg v; do
+    case $pkg in
+      linux-binary-*) rank=3 ver=${pkg#linux-binary-} ;;
+      *-unsigned) rank=2 ver=${pkg#linux-image-} ver=${ver%-unsigned} ;;
+      *) rank=1 ver=${pkg#linux-image-} ;;
+    esac
+    [[ -z $KERNEL || $ver == "$KERNEL" || $ver == "$KERNEL"[.+~-]* ]] || continue
+    if [[ -z $best ]] || dpkg --compare-versions "$v" gt "$bestv" ||
+      { dpkg --compare-versions "$v" eq "$bestv" && [[ $rank -gt $bestrank ]]; }; then
+      best=$pkg bestv=$v bestrank=$rank bestver=$ver
     fi
-  done
+  done < <(apt-cache "${APT_OPTS[@]}" pkgnames linux- 2>/dev/null |
+    grep -E '^linux-(binary-[0-9][^ ]*-amd64|image-[0-9][^ ]*-amd64(-unsigned)?)$' |
+    grep -Ev -- '-(cloud|rt)-amd64(-unsigned)?$' | sort -u |
+    xargs -r apt-cache "${APT_OPTS[@]}" show --no-all-versions 2>/dev/null |
+    awk '/^Package:/ { p = $2 } /^Version:/ { print p, $2 }')
   [[ -n $best ]] || return 1
-  printf '%s\n' "$best"
+  printf '%s %s\n' "$best" "$bestver"
 }
 
-kernel_dir() { printf '%s/kernels/%s' "$CACHE" "$1"; }
-vmlinuz_of() { printf '%s/usr/lib/modules/%s/vmlinuz' "$(kernel_dir "$1")" "$1"; }
-config_of() { printf '%s/usr/lib/modules/%s/config' "$(kernel_dir "$1")" "$1"; }
+kernel_dir() { printf '%s/kernels/%s' "$SUITE_CACHE" "$1"; }
+# kernel_file DIR VER vmlinuz|config: the file as linux-image-<ver> has it (boot/), else as
+# linux-binary-<ver> and linux-base-<ver> have it (usr/lib/modules/<ver>/).
+kernel_file() {
+  if [[ -e $1/boot/$3-$2 ]]; then
+    printf '%s/boot/%s-%s' "$1" "$3" "$2"
+  else
+    printf '%s/usr/lib/modules/%s/%s' "$1" "$2" "$3"
+  fi
+}
+vmlinuz_of() { kernel_file "$(kernel_dir "$1")" "$1" vmlinuz; }
+config_of() { kernel_file "$(kernel_dir "$1")" "$1" config; }
 
 cached_version() {
   local v
-  [[ -r $CACHE/current ]] || return 1
-  v=$(<"$CACHE/current")
+  [[ -r $SUITE_CACHE/current ]] || return 1
+  v=$(<"$SUITE_CACHE/current")
   [[ -n $v && -r $(vmlinuz_of "$v") ]] || return 1
   printf '%s\n' "$v"
 }
 
-# Checks the kernel's configuration, when its linux-base package was there to give it.
+# Checks the kernel's configuration, when its package (linux-base for a linux-binary) was there
+# to give it.
 check_config() {
   local ver=$1 cfg
   cfg=$(config_of "$ver")
@@ -361,16 +425,16 @@ check_config() {
     return 0
   fi
   grep -qx 'CONFIG_SCHED_CLASS_EXT=y' "$cfg" ||
-    die 1 "kernel $ver has no sched_ext: $cfg does not set CONFIG_SCHED_CLASS_EXT=y"
+    die 1 "kernel $ver ($ARCHIVE) has no sched_ext: $cfg does not set CONFIG_SCHED_CLASS_EXT=y"
 }
 
-# Fetches the newest kernel into the cache, or does nothing when the cache is recent enough.
-# Sets VERSION. Skips when there is neither network nor a cached kernel.
+# Fetches the suite's newest kernel into the cache, or does nothing when the cache is recent
+# enough. Sets VERSION. Skips when there is neither network nor a cached kernel.
 fetch_kernel() {
   local cached='' stamp=$APT_DIR/updated age_ok=0 pkg ver kdir tmpd deb
   cached=$(cached_version || true)
   if [[ $OFFLINE -eq 1 ]]; then
-    [[ -n $cached ]] || skip "--offline, and no kernel is cached in $CACHE (run once without --offline)"
+    [[ -n $cached ]] || skip "--offline, and no kernel of $ARCHIVE is cached in $SUITE_CACHE (run once without --offline)"
     VERSION=$cached
     return 0
   fi
@@ -385,16 +449,16 @@ fetch_kernel() {
   for t in apt-get apt-cache dpkg dpkg-deb; do
     if ! command -v "$t" >/dev/null 2>&1; then
       [[ -z $cached ]] || { say "no $t on this host: using the cached kernel $cached"; VERSION=$cached; return 0; }
-      skip "no $t on this host (the kernel comes from Debian's archive) and no kernel is cached in $CACHE"
+      skip "no $t on this host (the kernel comes from Debian's archive) and no kernel is cached in $SUITE_CACHE"
     fi
   done
-  mkdir -p "$APT_DIR"/{sources.list.d,preferences.d,state,lists/partial,cache/archives/partial} "$CACHE/debs"
+  mkdir -p "$APT_DIR"/{sources.list.d,preferences.d,state,lists/partial,cache/archives/partial} "$SUITE_CACHE/debs"
   [[ -e $APT_DIR/status ]] || : >"$APT_DIR/status"
-  if ! write_sid_sources; then
-    [[ -z $cached ]] || { say "no Debian source in /etc/apt to derive unstable's from: using the cached kernel $cached"; VERSION=$cached; return 0; }
-    skip "found no Debian archive URI in /etc/apt/sources.list{,.d} to fetch unstable's kernel from"
+  if ! write_sources; then
+    [[ -z $cached ]] || { say "no Debian source in /etc/apt to derive $ARCHIVE's from: using the cached kernel $cached"; VERSION=$cached; return 0; }
+    skip "found no Debian archive URI in /etc/apt/sources.list{,.d} to fetch $ARCHIVE's kernel from"
   fi
-  say "updating the package index of Debian unstable (cache: $CACHE)"
+  say "updating the package index of $ARCHIVE (cache: $SUITE_CACHE)"
   if ! apt-get "${APT_OPTS[@]}" -q --error-on=any update >"$APT_DIR/update.log" 2>&1; then
     if [[ -n $cached ]]; then
       say "apt-get update failed (no network?); using the cached kernel $cached. Its log: $APT_DIR/update.log"
@@ -402,17 +466,24 @@ fetch_kernel() {
       return 0
     fi
     sed 's/^/  /' "$APT_DIR/update.log" | tail -n 5 >&2
-    skip "cannot reach Debian unstable's archive (apt-get update failed: log above, in $APT_DIR/update.log) and no kernel is cached"
+    skip "cannot reach $ARCHIVE's archive (apt-get update failed: log above, in $APT_DIR/update.log) and no kernel is cached"
   fi
   touch "$stamp"
-  pkg=$(newest_kernel_package) || die 1 "Debian unstable's index lists no linux-binary-<version>-amd64 package"
-  ver=${pkg#linux-binary-}
+  if ! read -r pkg ver < <(newest_kernel_package); then
+    [[ -n $KERNEL ]] ||
+      die 1 "$ARCHIVE's index lists no linux-binary-<version>-amd64 or linux-image-<version>-amd64[-unsigned] package"
+    # A backports suite keeps a few versions only: one asked for may be gone.
+    [[ -z $cached ]] || { say "$ARCHIVE lists no $KERNEL kernel now: using the cached $cached"; VERSION=$cached; return 0; }
+    skip "$ARCHIVE's index lists no $KERNEL kernel (any longer?) and none is cached in $SUITE_CACHE"
+  fi
   if [[ $ver == "$cached" ]]; then
     VERSION=$cached
     return 0
   fi
-  say "downloading $pkg (and linux-base-$ver for its configuration)"
-  (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "$pkg" >"$APT_DIR/download.log" 2>&1) || {
+  local base=()
+  [[ $pkg != linux-binary-* ]] || base=("linux-base-$ver")
+  say "downloading $pkg${base:+ (and ${base[0]} for its configuration)}"
+  (cd "$SUITE_CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "$pkg" >"$APT_DIR/download.log" 2>&1) || {
     sed 's/^/  /' "$APT_DIR/download.log" | tail -n 5 >&2
     if [[ -n $cached ]]; then
       say "downloading $pkg failed; using the cached kernel $cached"
@@ -421,28 +492,40 @@ fetch_kernel() {
     fi
     skip "downloading $pkg failed (log above) and no kernel is cached"
   }
-  (cd "$CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "linux-base-$ver" >>"$APT_DIR/download.log" 2>&1) ||
-    say "could not download linux-base-$ver: its configuration will not be checked"
+  if [[ ${#base[@]} -gt 0 ]]; then
+    (cd "$SUITE_CACHE/debs" && apt-get "${APT_OPTS[@]}" -q download "${base[0]}" >>"$APT_DIR/download.log" 2>&1) ||
+      say "could not download ${base[0]}: its configuration will not be checked"
+  fi
   kdir=$(kernel_dir "$ver")
   tmpd=$kdir.tmp
   rm -rf "$tmpd"
   mkdir -p "$tmpd"
-  for deb in "$CACHE/debs/${pkg}_"*.deb "$CACHE/debs/linux-base-${ver}_"*.deb; do
+  for deb in "$SUITE_CACHE/debs/${pkg}_"*.deb "$SUITE_CACHE/debs/linux-base-${ver}_"*.deb; do
     [[ -e $deb ]] || continue
-    dpkg -x "$deb" "$tmpd"
+    if [[ $pkg == linux-binary-* ]]; then
+      dpkg -x "$deb" "$tmpd"
+    else
+      # A linux-image package is ~100 MB, nearly all modules, which the guest never loads (it
+      # has no disk, and the initramfs holds none): only boot/ is kept, and not the package.
+      dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmpd" ./boot ||
+        die 1 "could not unpack boot/ from $deb"
+      rm -f -- "$deb"
+    fi
   done
-  [[ -r $tmpd/usr/lib/modules/$ver/vmlinuz ]] ||
-    die 1 "$pkg does not hold usr/lib/modules/$ver/vmlinuz (unpacked in $tmpd)"
+  [[ -r $(kernel_file "$tmpd" "$ver" vmlinuz) ]] ||
+    die 1 "$pkg holds neither boot/vmlinuz-$ver nor usr/lib/modules/$ver/vmlinuz (unpacked in $tmpd)"
   rm -rf "$kdir"
   mv "$tmpd" "$kdir"
-  printf '%s\n' "$ver" >"$CACHE/current"
-  say "kernel $ver cached"
+  printf '%s\n' "$ver" >"$SUITE_CACHE/current"
+  say "kernel $ver ($ARCHIVE, package $pkg) cached"
   # Drop older kernels and their packages.
   local old
-  for old in "$CACHE/kernels/"*; do
+  for old in "$SUITE_CACHE/kernels/"*; do
     [[ -d $old && $(basename "$old") != "$ver" ]] || continue
     rm -rf "$old"
-    rm -f "$CACHE/debs/linux-binary-$(basename "$old")_"*.deb "$CACHE/debs/linux-base-$(basename "$old")_"*.deb
+    old=$(basename "$old")
+    rm -f "$SUITE_CACHE/debs/linux-binary-${old}_"*.deb "$SUITE_CACHE/debs/linux-base-${old}_"*.deb \
+      "$SUITE_CACHE/debs/linux-image-${old}_"*.deb "$SUITE_CACHE/debs/linux-image-${old}-unsigned_"*.deb
   done
   VERSION=$ver
 }
