@@ -298,8 +298,8 @@ json_str() {
     s="${s//\\/\\\\}"; s="${s//\"/\\\"}"; s="${s//$'\t'/ }"; s="${s//$'\n'/ }"
     printf '"%s"' "$s"
 }
-# json_num TEXT: TEXT as a JSON number, or null when it is not one.
-json_num() { if is_num "$1"; then printf '%s' "${1#+}"; else printf null; fi; }
+# json_num TEXT: TEXT as a JSON number (a leading + dropped), or null when it is not one.
+json_num() { if is_num "${1#+}"; then printf '%s' "${1#+}"; else printf null; fi; }
 # gp_terminal WIDTH HEIGHT: gnuplot's terminal line: pngcairo where gnuplot has it, else png.
 gp_terminal() {
     if gnuplot -e 'set terminal pngcairo' >/dev/null 2>&1; then

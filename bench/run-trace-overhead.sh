@@ -6,7 +6,7 @@
 #
 #   bench/run-trace-overhead.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]]
 #                               [--ring-mib N] [--build-dir DIR] [--timeout SEC]
-#                               [--save NAME] [--trace-dir DIR]
+#                               [--save NAME] [--trace-dir DIR] [--wait-idle]
 #
 #   --procs LIST     MN_PROCS values, each in turn; "1 2" or 1,2 (default "1 2")
 #   --runs K         runs of each side (off, whole, ring) per workload and procs (default 5;
@@ -28,6 +28,9 @@
 #   --trace-dir DIR  where the traces are written, each removed after its run (default
 #                    $TMPDIR or /tmp): a whole-run trace of a full-size workload takes
 #                    hundreds of MB, and writing it is part of what is measured
+#   --wait-idle      before each run, wait while a qemu-system-x86_64 runs (this project's
+#                    VM tests and benchmarks share the machine's CPUs); without it the script
+#                    only warns at the start
 #
 # Building: as bench/run-compare.sh (bench-lib.sh): the targets are brought up to date in
 # a configured tree, and a dir without CMakeCache.txt is configured first.
@@ -67,7 +70,7 @@ usage() {
 }
 bad_arg() {
     printf 'run-trace-overhead: %s\n' "$*" >&2
-    printf 'usage: bench/run-trace-overhead.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]] [--ring-mib N] [--build-dir DIR] [--timeout SEC] [--save NAME] [--trace-dir DIR]\n' >&2
+    printf 'usage: bench/run-trace-overhead.sh [--procs LIST] [--runs K] [--quick] [--only NAME[,NAME]] [--ring-mib N] [--build-dir DIR] [--timeout SEC] [--save NAME] [--trace-dir DIR] [--wait-idle]\n' >&2
     exit 2
 }
 die() { printf 'run-trace-overhead: error: %s\n' "$*" >&2; exit 1; }
@@ -95,6 +98,7 @@ build_dir="build/release"
 timeout_s=""
 save=""
 trace_dir="${TMPDIR:-/tmp}"
+wait_idle=0
 
 parse_opts '
     --procs      =procs_arg
@@ -105,7 +109,8 @@ parse_opts '
     --build-dir  =build_dir
     --timeout    =timeout_s
     --save       =save
-    --trace-dir  =trace_dir' "$@"
+    --trace-dir  =trace_dir
+    --wait-idle  wait_idle=1' "$@"
 
 procs_list_of "$procs_arg"
 pos_int_or_default runs --runs 1 5
@@ -141,9 +146,17 @@ errfile="$tmp/err"
 # The off side must not trace, whatever this shell's environment says.
 unset MN_TRACE MN_TRACE_RING
 
-if pgrep -x qemu-system-x86_64 >/dev/null 2>&1; then
-    log "warning: a qemu-system-x86_64 is running: it competes for the CPUs, and the figures will show it"
+# (The kernel keeps 15 characters of a process name: qemu-system-x86.)
+qemu_running() { pgrep '^qemu-system' >/dev/null 2>&1; }
+if (( !wait_idle )) && qemu_running; then
+    log "warning: a qemu-system-x86_64 is running: it competes for the CPUs, and the figures will show it (--wait-idle waits for it)"
 fi
+# wait_for_idle: with --wait-idle, returns once no qemu-system-x86_64 runs.
+wait_for_idle() {
+    (( wait_idle )) && qemu_running || return 0
+    log "waiting for qemu-system-x86_64 to end (--wait-idle)"
+    while qemu_running; do sleep 5; done
+}
 
 # --- the runs -------------------------------------------------------------------------
 results="$tmp/results"   # "case procs side metric value", in run order (trace_bytes too)
@@ -162,6 +175,7 @@ run_one() {
         ring)  env+=(MN_TRACE="$trace_file" MN_TRACE_RING="$ring_mib") ;;
     esac
     rm -f "$trace_file"
+    wait_for_idle
     run_case "$c" "$procs" "$side" "tracing $side" "${env[@]}" || return 1
     [[ "$side" == off ]] && return 0
     case_cmd "$c" "$(mn_bin "${case_target[$c]}")"
