@@ -12,6 +12,7 @@
 #include <fstream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace {
 
@@ -167,6 +168,37 @@ TEST(TraceModel, RefusesWhatIsNotATrace) {
                       "otherData.kernel is an integer, expected true or false"));
   EXPECT_TRUE(Refuses(R"({"otherData":[],"traceEvents":[]})", "otherData is an array, expected an object"));
   EXPECT_TRUE(Refuses(R"({"displayTimeUnit":1,"traceEvents":[]})", "displayTimeUnit is an integer, expected a string"));
+}
+
+TEST(TraceModel, StreamingHandsOverEachEventAndKeepsNone) {
+  mn_tools::json::Reader r(kSmall);
+  Trace t;
+  std::vector<std::string> seen;
+  absl::Status s = mn_tools::trace::StreamTrace(r, &t, [&](const Event& e) {
+    seen.push_back(std::string(1, e.ph) + " " + std::string(e.name));
+    return absl::OkStatus();
+  });
+  ASSERT_TRUE(s.ok()) << s;
+  EXPECT_EQ(seen, (std::vector<std::string>{"M process_name", "M thread_name", "X G1 main", "i spawn",
+                                            "b G2 worker", "e G2 worker"}));
+  EXPECT_TRUE(t.events.empty());
+  EXPECT_EQ(t.other_data.dropped_events, 7);  // the rest of the trace is filled in
+  EXPECT_EQ(t.thread_names.at({2, 1}), "M0 tid 4243");
+
+  // A sink's error stops the reading and comes back as it was.
+  mn_tools::json::Reader again(kSmall);
+  Trace t2;
+  int calls = 0;
+  s = mn_tools::trace::StreamTrace(again, &t2, [&](const Event&) {
+    return ++calls == 3 ? absl::CancelledError("enough") : absl::OkStatus();
+  });
+  EXPECT_EQ(s, absl::CancelledError("enough"));
+  EXPECT_EQ(calls, 3);
+
+  absl::Status missing = mn_tools::trace::StreamTraceFile("/nonexistent/t.json", &t2, [](const Event&) {
+    return absl::OkStatus();
+  });
+  EXPECT_EQ(missing.code(), absl::StatusCode::kNotFound);
 }
 
 TEST(TraceModel, UnknownTopLevelKeysAreSkipped) {

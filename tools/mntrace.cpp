@@ -176,12 +176,18 @@ int Summarize(const std::vector<char*>& args) {
   int top = absl::GetFlag(FLAGS_top);
   if (top < 0) return BadUsage(absl::StrFormat("--top=%d: must be 0 (all) or more", top));
   std::string path = args[2];
-  absl::StatusOr<mn_tools::trace::Trace> trace = mn_tools::trace::LoadTraceFile(path);
-  if (!trace.ok()) {
-    std::fprintf(stderr, "mntrace: %s\n", std::string(trace.status().message()).c_str());
+  // Streamed: a trace of millions of events is summarized without holding them.
+  mn_tools::trace::Trace trace;
+  mn_tools::trace::Summarizer summarizer;
+  absl::Status read = mn_tools::trace::StreamTraceFile(path, &trace, [&](const mn_tools::trace::Event& e) {
+    summarizer.Add(e);
+    return absl::OkStatus();
+  });
+  if (!read.ok()) {
+    std::fprintf(stderr, "mntrace: %s\n", std::string(read.message()).c_str());
     return 1;
   }
-  Summary s = mn_tools::trace::Summarize(*trace);
+  Summary s = summarizer.Finish(trace.other_data);
   std::string out = absl::GetFlag(FLAGS_json) ? Json(path, s, top) : Text(path, s, top);
   if (std::fwrite(out.data(), 1, out.size(), stdout) != out.size() || std::fflush(stdout) != 0) {
     std::perror("mntrace: writing the summary");

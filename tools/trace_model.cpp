@@ -222,9 +222,10 @@ void NoteMetadata(const Event& e, Trace& t) {
   if (e.name == "thread_name") t.thread_names[{e.pid, e.tid}] = std::string(*name);
 }
 
-absl::Status ReadEvents(json::Reader& r, Trace& t) {
+absl::Status ReadEvents(json::Reader& r, Trace& t, const EventSink& sink) {
   if (absl::Status s = r.BeginArray(); !s.ok()) return s;
   Value v;
+  Event e;
   for (std::size_t i = 0;; i++) {
     absl::StatusOr<bool> more = r.NextElement();
     if (!more.ok()) return more.status();
@@ -232,18 +233,17 @@ absl::Status ReadEvents(json::Reader& r, Trace& t) {
     if (absl::Status s = r.ReadValue(&v); !s.ok()) return s;
     int64_t line = r.value_start().line;
     EventReader er(t, absl::StrFormat("traceEvents[%d] (line %d)", i, line));
-    Event e;
+    e = Event();
     e.line = line;
     if (absl::Status s = er.Convert(v, &e); !s.ok()) return s;
     NoteMetadata(e, t);
-    t.events.push_back(std::move(e));
+    if (absl::Status s = sink(e); !s.ok()) return s;
   }
 }
 
 }  // namespace
 
-absl::StatusOr<Trace> ReadTrace(json::Reader& r) {
-  Trace t;
+absl::Status StreamTrace(json::Reader& r, Trace* t, const EventSink& sink) {
   if (absl::Status s = r.BeginObject(); !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat(s.message(), " (a trace is a JSON object with \"traceEvents\")"));
   }
@@ -254,22 +254,32 @@ absl::StatusOr<Trace> ReadTrace(json::Reader& r) {
     if (!more.ok()) return more.status();
     if (!*more) break;
     if (key == "traceEvents") {
-      if (absl::Status s = ReadEvents(r, t); !s.ok()) return s;
+      if (absl::Status s = ReadEvents(r, *t, sink); !s.ok()) return s;
       have_events = true;
     } else if (key == "otherData") {
-      if (absl::Status s = r.ReadValue(&t.other_data_json); !s.ok()) return s;
-      if (absl::Status s = ReadOtherData(t.other_data_json, &t.other_data); !s.ok()) return s;
+      if (absl::Status s = r.ReadValue(&t->other_data_json); !s.ok()) return s;
+      if (absl::Status s = ReadOtherData(t->other_data_json, &t->other_data); !s.ok()) return s;
     } else if (key == "displayTimeUnit") {
       Value v;
       if (absl::Status s = r.ReadValue(&v); !s.ok()) return s;
       if (!v.is_string()) return absl::InvalidArgumentError(absl::StrCat("displayTimeUnit is ", Found(v), ", expected a string"));
-      t.display_time_unit = v.as_string();
+      t->display_time_unit = v.as_string();
     } else if (absl::Status s = r.SkipValue(); !s.ok()) {
       return s;
     }
   }
   if (absl::Status s = r.ExpectEnd(); !s.ok()) return s;
   if (!have_events) return absl::InvalidArgumentError("the trace has no \"traceEvents\" array");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Trace> ReadTrace(json::Reader& r) {
+  Trace t;
+  absl::Status s = StreamTrace(r, &t, [&t](const Event& e) {
+    t.events.push_back(e);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
   return t;
 }
 
@@ -278,14 +288,28 @@ absl::StatusOr<Trace> ParseTrace(std::string_view text) {
   return ReadTrace(r);
 }
 
+namespace {
+
+// A file's parse errors name it (the open errors already do).
+absl::Status NameTheFile(const std::string& path, absl::Status s) {
+  if (s.code() != absl::StatusCode::kInvalidArgument) return s;
+  return absl::InvalidArgumentError(absl::StrCat(path, ": ", s.message()));
+}
+
+}  // namespace
+
 absl::StatusOr<Trace> LoadTraceFile(const std::string& path) {
   absl::StatusOr<std::unique_ptr<json::Reader>> r = json::Reader::OpenFile(path);
   if (!r.ok()) return r.status();
   absl::StatusOr<Trace> t = ReadTrace(**r);
-  if (!t.ok() && t.status().code() == absl::StatusCode::kInvalidArgument) {
-    return absl::InvalidArgumentError(absl::StrCat(path, ": ", t.status().message()));
-  }
+  if (!t.ok()) return NameTheFile(path, t.status());
   return t;
+}
+
+absl::Status StreamTraceFile(const std::string& path, Trace* trace, const EventSink& sink) {
+  absl::StatusOr<std::unique_ptr<json::Reader>> r = json::Reader::OpenFile(path);
+  if (!r.ok()) return r.status();
+  return NameTheFile(path, StreamTrace(**r, trace, sink));
 }
 
 }  // namespace mn_tools::trace

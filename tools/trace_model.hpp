@@ -14,7 +14,8 @@
 //  - Events keep the file's order; nothing is sorted (the recorder writes per-thread
 //    buffers one after another, so users that need time order sort themselves).
 //
-// Memory. Events are the bulk of a trace, so they are kept small: cat, name, arg keys and
+// Memory. Events are the bulk of a trace (a loaded one takes about twice the file's size;
+// StreamTraceFile holds one event at a time), so they are kept small: cat, name, arg keys and
 // string arg values are interned (a trace repeats a few dozen of them: categories, labels,
 // wait reasons) and held as string_views into the Trace's own string store, which does not
 // move when the Trace does. Loading reads the file through a fixed buffer and holds one
@@ -24,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -102,6 +104,14 @@ class Trace {
   struct Strings;
   std::unique_ptr<Strings> strings_;
 };
+
+// Streaming, for traces too large to hold: calls `sink` with each event in file order, the
+// Event valid only during the call (its string_views as long as `*trace`), and fills the
+// rest of `*trace` (otherData, which the recorder writes after the events, the names),
+// leaving its events empty. A sink's error stops the reading and is returned.
+using EventSink = std::function<absl::Status(const Event&)>;
+absl::Status StreamTraceFile(const std::string& path, Trace* trace, const EventSink& sink);
+absl::Status StreamTrace(json::Reader& reader, Trace* trace, const EventSink& sink);
 
 // Loads the trace file at `path`. Errors: the file cannot be read (the message names it
 // and the OS error), or it is not valid JSON or not a trace in the format (the message

@@ -39,9 +39,10 @@ enum class Step : uint8_t { kRunEnd, kPark, kSpawn, kReady, kRunStart };
 struct Point {
   uint64_t g;
   int64_t ts;
+  int64_t dur;            // kRunStart: the slice's
+  std::string_view aux;   // kRunEnd: its end; kPark: the reason (interned: they outlive the event)
+  uint32_t seq;           // file order, the last tie-break: the sort is then a total order
   Step step;
-  uint32_t seq;  // file order, the last tie-break: the sort is then a total order
-  const Event* e;
 };
 
 std::string_view FirstWord(std::string_view s) { return s.substr(0, s.find(' ')); }
@@ -81,76 +82,92 @@ struct KindAcc {
 
 }  // namespace
 
-Summary Summarize(const Trace& trace) {
+struct Summarizer::State {
   Summary out;
-  const OtherData& od = trace.other_data;
+  int64_t first = std::numeric_limits<int64_t>::max();
+  int64_t last = std::numeric_limits<int64_t>::min();
+  std::vector<Point> points;
+  absl::flat_hash_map<uint64_t, GInfo> gs;
+  std::map<std::string_view, Summary::KernelSlices> kernel;
+  absl::flat_hash_map<uint64_t, int64_t> syscall_ns;  // by G
+  uint32_t seq = 0;
+};
+
+Summarizer::Summarizer() : s_(std::make_unique<State>()) {}
+Summarizer::~Summarizer() = default;
+
+void Summarizer::Add(const Event& e) {
+  State& st = *s_;
+  Summary& out = st.out;
+  out.events++;
+  st.seq++;
+  if (e.ph == 'M') return;
+  st.first = std::min(st.first, e.ts_ns);
+  st.last = std::max(st.last, e.end_ns());
+  std::optional<uint64_t> g = GOf(e);
+  auto point = [&](int64_t ts, Step step, int64_t dur, std::string_view aux) {
+    st.points.push_back(Point{*g, ts, dur, aux, st.seq, step});
+  };
+  if (e.ph == 'X' && e.pid == kTrackPidMs && e.cat == "run") {
+    out.runs++;
+    if (!g) {
+      out.unattributed++;
+      return;
+    }
+    st.gs[*g].Offer(LabelFromName(e.name), 1);
+    point(e.ts_ns, Step::kRunStart, e.dur_ns, {});
+    point(e.end_ns(), Step::kRunEnd, 0, e.StringArg("end").value_or(""));
+  } else if (e.ph == 'X' && e.pid == kTrackPidMs && e.cat == "syscall") {
+    out.syscalls++;
+    if (!g) {
+      out.unattributed++;
+      return;
+    }
+    st.gs[*g];
+    st.syscall_ns[*g] += e.dur_ns;
+  } else if (e.ph == 'X' && e.cat == "kernel") {
+    Summary::KernelSlices& k = st.kernel[e.name];
+    k.count++;
+    k.ns += e.dur_ns;
+  } else if ((e.ph == 'b' || e.ph == 'e') && e.cat == "g") {
+    if (g) st.gs[*g].Offer(e.StringArg("label").value_or(""), 2);
+  } else if (e.ph == 'i' || e.ph == 'I') {
+    std::string_view what = FirstWord(e.name);
+    if (e.cat == "g" && (what == "spawn" || what == "park" || what == "ready")) {
+      (what == "spawn" ? out.spawns : what == "park" ? out.parks : out.readies)++;
+      if (!g) {
+        out.unattributed++;
+        return;
+      }
+      GInfo& info = st.gs[*g];
+      if (what == "spawn") info.Offer(e.StringArg("label").value_or(""), 3);
+      if (what == "park") {
+        point(e.ts_ns, Step::kPark, 0, e.StringArg("reason").value_or("?"));
+      } else {
+        point(e.ts_ns, what == "spawn" ? Step::kSpawn : Step::kReady, 0, {});
+      }
+    } else if (e.cat == "sched" && what == "steal") {
+      out.steals++;
+    } else if (e.cat == "sched" && what == "handoff") {
+      out.handoffs++;
+    } else if (e.cat == "timer") {
+      out.timers++;
+    }
+  }
+}
+
+Summary Summarizer::Finish(const OtherData& od) {
+  State& st = *s_;
+  Summary out = std::move(st.out);
   out.producer = od.producer;
   out.format = od.format;
   out.mode = od.mode;
   out.procs = od.procs;
   out.kernel = od.kernel;
   out.dropped_events = od.dropped_events;
-  out.events = static_cast<int64_t>(trace.events.size());
-
-  int64_t first = std::numeric_limits<int64_t>::max(), last = std::numeric_limits<int64_t>::min();
-  std::vector<Point> points;
-  absl::flat_hash_map<uint64_t, GInfo> gs;
-  std::map<std::string_view, Summary::KernelSlices> kernel;
-  absl::flat_hash_map<uint64_t, int64_t> syscall_ns;  // by G
-  uint32_t seq = 0;
-
-  for (const Event& e : trace.events) {
-    seq++;
-    if (e.ph == 'M') continue;
-    first = std::min(first, e.ts_ns);
-    last = std::max(last, e.end_ns());
-    std::optional<uint64_t> g = GOf(e);
-    auto point = [&](int64_t ts, Step step) { points.push_back(Point{*g, ts, step, seq, &e}); };
-    if (e.ph == 'X' && e.pid == kTrackPidMs && e.cat == "run") {
-      out.runs++;
-      if (!g) {
-        out.unattributed++;
-        continue;
-      }
-      gs[*g].Offer(LabelFromName(e.name), 1);
-      point(e.ts_ns, Step::kRunStart);
-      point(e.end_ns(), Step::kRunEnd);
-    } else if (e.ph == 'X' && e.pid == kTrackPidMs && e.cat == "syscall") {
-      out.syscalls++;
-      if (!g) {
-        out.unattributed++;
-        continue;
-      }
-      gs[*g];
-      syscall_ns[*g] += e.dur_ns;
-    } else if (e.ph == 'X' && e.cat == "kernel") {
-      Summary::KernelSlices& k = kernel[e.name];
-      k.count++;
-      k.ns += e.dur_ns;
-    } else if ((e.ph == 'b' || e.ph == 'e') && e.cat == "g") {
-      if (g) gs[*g].Offer(e.StringArg("label").value_or(""), 2);
-    } else if (e.ph == 'i' || e.ph == 'I') {
-      std::string_view what = FirstWord(e.name);
-      if (e.cat == "g" && (what == "spawn" || what == "park" || what == "ready")) {
-        (what == "spawn" ? out.spawns : what == "park" ? out.parks : out.readies)++;
-        if (!g) {
-          out.unattributed++;
-          continue;
-        }
-        GInfo& info = gs[*g];
-        if (what == "spawn") info.Offer(e.StringArg("label").value_or(""), 3);
-        point(e.ts_ns, what == "spawn" ? Step::kSpawn : what == "park" ? Step::kPark : Step::kReady);
-      } else if (e.cat == "sched" && what == "steal") {
-        out.steals++;
-      } else if (e.cat == "sched" && what == "handoff") {
-        out.handoffs++;
-      } else if (e.cat == "timer") {
-        out.timers++;
-      }
-    }
-  }
-  if (first <= last) out.duration_ns = last - first;
-  const int64_t trace_end = last;
+  if (st.first <= st.last) out.duration_ns = st.last - st.first;
+  const int64_t trace_end = st.last;
+  std::vector<Point>& points = st.points;
 
   std::sort(points.begin(), points.end(), [](const Point& a, const Point& b) {
     return std::tie(a.g, a.ts, a.step, a.seq) < std::tie(b.g, b.ts, b.step, b.seq);
@@ -159,18 +176,18 @@ Summary Summarize(const Trace& trace) {
   std::map<std::string_view, KindAcc> kinds;
   std::map<std::string_view, WaitReasonSummary> reasons;
   std::vector<int64_t> all_latencies;
-  for (const auto& [g, info] : gs) {
-    KindAcc& k = kinds[info.label.empty() ? std::string_view("?") : info.label];
+  auto kind_of = [](const GInfo& info) { return info.label.empty() ? std::string_view("?") : info.label; };
+  for (const auto& [g, info] : st.gs) {
+    KindAcc& k = kinds[kind_of(info)];
     k.s.gs++;
-    auto sc = syscall_ns.find(g);
-    if (sc != syscall_ns.end()) k.s.syscall_ns += sc->second;
+    auto sc = st.syscall_ns.find(g);
+    if (sc != st.syscall_ns.end()) k.s.syscall_ns += sc->second;
   }
 
   // The replay, one G at a time (its points are contiguous after the sort).
   for (std::size_t i = 0; i < points.size();) {
     const uint64_t g = points[i].g;
-    const GInfo& info = gs[g];
-    KindAcc& k = kinds[info.label.empty() ? std::string_view("?") : info.label];
+    KindAcc& k = kinds[kind_of(st.gs[g])];
     int64_t runnable_since = -1, blocked_since = -1;
     bool running = false;
     WaitReasonSummary* reason = nullptr;
@@ -189,15 +206,13 @@ Summary Summarize(const Trace& trace) {
           }
           if (runnable_since < 0) runnable_since = p.ts;
           break;
-        case Step::kPark: {
-          std::string_view r = p.e->StringArg("reason").value_or("?");
-          reason = &reasons[r];
+        case Step::kPark:
+          reason = &reasons[p.aux];
           reason->count++;
           // A ready stamped before its park (the two raced on different Ms) has already
           // made the G runnable: the park then blocks it for no time.
           if (running || runnable_since < 0) blocked_since = p.ts;
           break;
-        }
         case Step::kRunStart:
           if (runnable_since >= 0) {
             int64_t wait = p.ts - runnable_since;
@@ -209,15 +224,13 @@ Summary Summarize(const Trace& trace) {
           blocked_since = -1;  // its ready was lost: the interval is not counted
           running = true;
           k.s.runs++;
-          k.s.running_ns += p.e->dur_ns;
+          k.s.running_ns += p.dur;
           break;
-        case Step::kRunEnd: {
+        case Step::kRunEnd:
           running = false;
-          std::string_view end = p.e->StringArg("end").value_or("");
-          if (end == "yield" || end == "preempt" || end == "handoff") runnable_since = p.ts;
-          if (end == "exit") k.s.exits++;
+          if (p.aux == "yield" || p.aux == "preempt" || p.aux == "handoff") runnable_since = p.ts;
+          if (p.aux == "exit") k.s.exits++;
           break;
-        }
       }
     }
     // Still waiting when the trace ended: the time counts, there is no latency sample.
@@ -227,8 +240,9 @@ Summary Summarize(const Trace& trace) {
       if (reason != nullptr) reason->blocked_ns += trace_end - blocked_since;
     }
   }
+  points = {};  // the bulk of the memory, no longer needed
 
-  out.gs = static_cast<int64_t>(gs.size());
+  out.gs = static_cast<int64_t>(st.gs.size());
   for (auto& [label, k] : kinds) {
     k.s.label = std::string(label);
     k.s.latency = LatencyOf(std::move(k.latencies));
@@ -249,13 +263,19 @@ Summary Summarize(const Trace& trace) {
                    [](const WaitReasonSummary& a, const WaitReasonSummary& b) {
                      return a.blocked_ns != b.blocked_ns ? a.blocked_ns > b.blocked_ns : a.count > b.count;
                    });
-  for (auto& [name, k] : kernel) {
+  for (auto& [name, k] : st.kernel) {
     k.name = std::string(name);
     out.kernel_slices.push_back(std::move(k));
   }
   std::stable_sort(out.kernel_slices.begin(), out.kernel_slices.end(),
                    [](const Summary::KernelSlices& a, const Summary::KernelSlices& b) { return a.ns > b.ns; });
   return out;
+}
+
+Summary Summarize(const Trace& trace) {
+  Summarizer s;
+  for (const Event& e : trace.events) s.Add(e);
+  return s.Finish(trace.other_data);
 }
 
 }  // namespace mn_tools::trace

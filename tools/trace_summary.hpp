@@ -15,10 +15,12 @@
 // closes no blocked interval); one whose end is missing (a G still runnable or blocked
 // when the trace ends) counts up to the trace's end in the times but gives no latency
 // sample. Events that name no G (no integer `g` arg, or g 0) are counted but not
-// attributed. Work is O(n log n) in the events (one sort).
+// attributed. Work is O(n log n) in the events (one sort); memory is one small record per
+// state change (about 48 bytes), not the events.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -85,6 +87,26 @@ struct Summary {
   std::vector<WaitReasonSummary> wait_reasons;  // most blocked time first
 };
 
+// Summarizes a trace event by event, so that a trace need not be held whole (with
+// StreamTraceFile): what it keeps is a few words per state change of a G.
+class Summarizer {
+ public:
+  Summarizer();
+  ~Summarizer();
+  Summarizer(const Summarizer&) = delete;
+  Summarizer& operator=(const Summarizer&) = delete;
+
+  // One event, in file order. Its string_views must outlive the Summarizer (a Trace's do).
+  void Add(const Event& e);
+  // The summary, with the trace's otherData (which comes after the events in the file).
+  Summary Finish(const OtherData& other_data);
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+};
+
+// A loaded trace's summary.
 Summary Summarize(const Trace& trace);
 
 }  // namespace mn_tools::trace
