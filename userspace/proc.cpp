@@ -339,6 +339,7 @@ bool StopM(M* m) {
     CheckDead(rt);
   }
   SetHint(m->hints->parked, 1);
+  TraceMWaits(m);
   m->park.Sleep();
   SetHint(m->hints->parked, 0);
   m->park.Clear();
@@ -351,6 +352,7 @@ bool StopM(M* m) {
 }
 
 void BecomeSpinning(M* m, bool resumed = false) {
+  TraceMWaits(m);
   m->spinning = true;
   SetHint(m->hints->spinning, true);
   m->rt->nmspinning.fetch_add(1, std::memory_order_seq_cst);
@@ -632,6 +634,7 @@ top:
       GQueue list;
       if (!rt->stopping.load(std::memory_order_acquire)) {
         SetHint(m->hints->parked, 1);  // idle, in epoll_wait: no P, waiting for work
+        TraceMWaits(m);
         NetpollPoll(rt, delay, &list);
         SetHint(m->hints->parked, 0);
       }
@@ -836,6 +839,7 @@ G* StopLockedM(M* m) {
     }
   }
   SetHint(m->hints->parked, 1);
+  TraceMWaits(m);
   m->park.Sleep();
   SetHint(m->hints->parked, 0);
   m->park.Clear();

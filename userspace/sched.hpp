@@ -103,10 +103,14 @@ struct M {
   // Execution tracing (trace.hpp). tbuf: the buffer this M records into, written only by
   // the M (release) and read by the tracer's flusher (acquire); tseq numbers this M's
   // buffers within trace generation tseq_gen. preempt_switch: the G's next switch to g0
-  // is sysmon's preemption (PStateSlow), for the run slice's `end`.
+  // is sysmon's preemption (PStateSlow), for the run slice's `end`. trace_raw: the clock
+  // read of this M's latest event; trace_warm: the M has not waited (slept, polled, spun)
+  // since, so a run begin may take trace_raw as its time (trace.hpp).
   std::atomic<TraceBuf*> tbuf{nullptr};
   uint64_t tseq = 0;
   uint64_t tseq_gen = 0;
+  int64_t trace_raw = 0;
+  bool trace_warm = false;
   bool preempt_switch = false;
 };
 

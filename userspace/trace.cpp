@@ -93,29 +93,58 @@ Tracer::~Tracer() {
 }
 
 void Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c) {
-  int64_t raw = TraceRaw(tsc_.load(std::memory_order_relaxed)) - raw0_.load(std::memory_order_relaxed);
-  TraceEvent e{static_cast<uint64_t>(raw < 0 ? 0 : raw) << 16 | type_flags, a, b, c};
-  if (m == nullptr || m->rt != rt_) {
-    std::lock_guard<std::mutex> lock(shared_mu_);
-    // Under the lock: Stop clears `tracing` before it takes the last of shared_, so a
-    // late event is either in that or dropped here, never left for the next trace.
-    if (rt_->tracing.load(std::memory_order_relaxed)) shared_.push_back(e);
+  Put(m, TraceRaw(tsc_.load(std::memory_order_relaxed)), type_flags, a, b, c);
+}
+
+void Tracer::EmitRunBegin(M* m, uint64_t a, uint64_t b, uint64_t c) {
+  // m is this runtime's M, running this hook itself: its trace_* fields are its own.
+  int64_t raw = m->trace_raw;
+  if (!m->trace_warm || raw < raw0_.load(std::memory_order_relaxed)) {
+    raw = TraceRaw(tsc_.load(std::memory_order_relaxed));
+  }
+  Put(m, raw, Head(TraceType::kRunBegin), a, b, c);
+}
+
+// The common case inline, without a call: a hook's whole cost is then the clock read
+// and some ten instructions (the slow cases are out of line so as not to burden it).
+inline void Tracer::Put(M* m, int64_t raw, uint64_t type_flags, uint64_t a, uint64_t b,
+                        uint64_t c) {
+  int64_t rel = raw - raw0_.load(std::memory_order_relaxed);
+  TraceEvent e{static_cast<uint64_t>(rel < 0 ? 0 : rel) << 16 | type_flags, a, b, c};
+  if (m == nullptr || m->rt != rt_) [[unlikely]] {
+    PutShared(e);
     return;
   }
+  m->trace_raw = raw;
+  m->trace_warm = true;
   TraceBuf* buf = m->tbuf.load(std::memory_order_relaxed);  // the M's own
   uint32_t n = 0;
   if (buf == nullptr || buf->gen != gen_.load(std::memory_order_relaxed) ||
       (n = buf->count.load(std::memory_order_relaxed)) == TraceBuf::kEvents) [[unlikely]] {
-    buf = Refill(m, buf);
-    if (buf == nullptr) {
-      dropped_.fetch_add(1, std::memory_order_relaxed);
-      return;
-    }
-    n = 0;
+    PutRefill(m, buf, e);
+    return;
   }
   buf->ev[n] = e;
   // release: pairs with the flusher's acquire load of count (Pass).
   buf->count.store(n + 1, std::memory_order_release);
+}
+
+void Tracer::PutShared(const TraceEvent& e) {
+  std::lock_guard<std::mutex> lock(shared_mu_);
+  // Under the lock: Stop clears `tracing` before it takes the last of shared_, so a
+  // late event is either in that or dropped here, never left for the next trace.
+  if (rt_->tracing.load(std::memory_order_relaxed)) shared_.push_back(e);
+}
+
+void Tracer::PutRefill(M* m, TraceBuf* old, const TraceEvent& e) {
+  TraceBuf* buf = Refill(m, old);
+  if (buf == nullptr) {
+    dropped_.fetch_add(1, std::memory_order_relaxed);
+    return;
+  }
+  buf->ev[0] = e;
+  // release: pairs with the flusher's acquire load of count (Pass).
+  buf->count.store(1, std::memory_order_release);
 }
 
 TraceBuf* Tracer::Refill(M* m, TraceBuf* old) {
@@ -367,8 +396,8 @@ absl::Status Tracer::Write(const SpinCounters& counters) {
 // ---- Hooks ----------------------------------------------------------------------------------
 
 void TraceRunBeginSlow(M* m, G* g) {
-  TracerOf(m->rt)->Emit(m, Head(TraceType::kRunBegin), g->id, g->label,
-                        m->p != nullptr ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
+  TracerOf(m->rt)->EmitRunBegin(m, g->id, g->label,
+                                m->p != nullptr ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
 }
 
 void TraceRunEndSlow(M* m, G* g, SwitchReason why) {

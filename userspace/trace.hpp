@@ -29,6 +29,14 @@
 //    events, and needs them in order).
 //  - The Tracer lives as long as the Runtime (made at the first trace), so a hook that
 //    read `tracing` true may always dereference it.
+//  - A run begin costs no clock read when its M went straight from its previous event
+//    (the previous G's run end, a ready, a steal) to it without waiting: it takes that
+//    event's reading (M::trace_raw), a scheduler pass of some tens of nanoseconds earlier.
+//    Reading the TSC is most of an event's cost (10 ns here, of a 55 ns switch), and a
+//    switch is a run end and a run begin. Every way an M waits (StopM, StopLockedM, the
+//    blocking poll, spinning) first clears M::trace_warm (TraceMWaits), so a begin after
+//    a wait reads the clock; and a reading from before the trace started is never reused.
+//    The M's stamps stay in order: each event's is its M's latest reading.
 //  - Timestamps are the TSC (rdtsc, 15 ns against clock_gettime's 36 here) when the kernel
 //    keeps CLOCK_MONOTONIC on it, else CLOCK_MONOTONIC itself. The flusher pairs a TSC
 //    read with a clock read at every pass, and Stop maps each event's TSC to nanoseconds
@@ -115,8 +123,15 @@ class Tracer {
   // Records e (its head holding flags and type) for m, or for the runtime track when m
   // is null or not this runtime's.
   void Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
+  // Emit for a run begin on m, which may reuse m's latest reading (invariants above).
+  void EmitRunBegin(M* m, uint64_t a, uint64_t b, uint64_t c);
 
  private:
+  // Emit at clock reading raw.
+  void Put(M* m, int64_t raw, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
+  // Put's slow cases: m is null or not this runtime's; m's buffer is full or stale.
+  [[gnu::noinline]] void PutShared(const TraceEvent& e);
+  [[gnu::noinline]] void PutRefill(M* m, TraceBuf* old, const TraceEvent& e);
   // m's current buffer is full or stale (or m has none): hand it over, take a fresh one.
   // Null when none can be had (the events are dropped and counted).
   TraceBuf* Refill(M* m, TraceBuf* old);
@@ -206,6 +221,10 @@ inline void TraceHandoff(Runtime* rt, P* pp, HandoffWhy why) {
 }
 inline void TraceTimer(Runtime* rt, G* readied) {
   if (Tracing(rt)) [[unlikely]] TraceTimerSlow(rt, readied);
+}
+// m is about to wait (sleep, block polling, spin): its next run begin reads the clock.
+inline void TraceMWaits(M* m) {
+  if (Tracing(m->rt)) [[unlikely]] m->trace_warm = false;
 }
 
 // The environment's trace settings for RunMain: MN_TRACE (else opts_path) and
