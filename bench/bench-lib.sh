@@ -177,11 +177,18 @@ build_targets() {
 # adding HINT (what to do instead) to the message. With only the fallback (Debian 12's
 # golang-go) it warns: the figures are then not the published comparison.
 go_setup() {
-    local hint="$1" home cache_base
+    go_find || die "could not get a Go toolchain: $go_missing. $1"
+}
+
+# go_find: go_setup's work, but without a toolchain it returns 1, with the reason in
+# go_missing, for a caller that can go on without Go.
+go_find() {
+    local home cache_base
+    go_missing=""
     go_cmd="$("$repo_root/tools/go-toolchain.sh" </dev/null)" \
-        || die "could not get a Go toolchain: tools/go-toolchain.sh failed (its messages are above). $hint"
+        || { go_missing="tools/go-toolchain.sh failed (its messages are above)"; return 1; }
     [[ -n "$go_cmd" && -x "$go_cmd" ]] \
-        || die "could not get a Go toolchain: tools/go-toolchain.sh printed no usable go ('$go_cmd')"
+        || { go_missing="tools/go-toolchain.sh printed no usable go ('$go_cmd')"; return 1; }
 
     home="${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}"
     cache_base="${MN_CACHE_DIR:-${XDG_CACHE_HOME:-$home/.cache}/mnsched}"
@@ -198,7 +205,8 @@ go_setup() {
         GOENV=off
         CGO_ENABLED=0
     )
-    go_version="$(cd / && "${go_env[@]}" "$go_cmd" version)" || die "could not get a Go toolchain: $go_cmd version failed"
+    go_version="$(cd / && "${go_env[@]}" "$go_cmd" version)" \
+        || { go_missing="$go_cmd version failed"; return 1; }
     if [[ "$go_version" != "go version go1.24"* ]]; then
         # tools/go-toolchain.sh's fallback (Debian 12's golang-go) when Go 1.24 cannot be
         # fetched: the run goes on, and the version is named here and under the table.
@@ -209,6 +217,26 @@ go_setup() {
 # go_build DIR OUT: build bench/go/DIR into OUT (after go_setup).
 go_build() {
     (cd "$repo_root/bench/go/$1" && "${go_env[@]}" "$go_cmd" build -trimpath -o "$2" .)
+}
+
+# go_bin TARGET: the Go program of a workload's TARGET (bench/workloads.sh's case_target),
+# <build-dir>/bench/TARGET-go.
+go_bin() { printf '%s\n' "$build_dir/bench/$1-go"; }
+
+# go_build_cases: build the Go program of each of the caller's `cases` (bench/go/<dir>,
+# bench/workloads.sh's godir_of) into its go_bin, once per target (after go_setup); dies on a
+# failure.
+go_build_cases() {
+    local c t d built=" "
+    mkdir -p "$build_dir/bench" || die "cannot create $build_dir/bench"
+    for c in "${cases[@]}"; do
+        t="${case_target[$c]}" d="$(godir_of "$c")"
+        [[ "$built" == *" $t "* ]] && continue
+        [[ -d "$repo_root/bench/go/$d" ]] || die "no Go program bench/go/$d for $c"
+        log "building $(go_bin "$t") from bench/go/$d"
+        go_build "$d" "$(go_bin "$t")" || die "building bench/go/$d failed"
+        built+="$t "
+    done
 }
 
 # --- statistics ---------------------------------------------------------------------------
@@ -241,22 +269,56 @@ ratio() {
         printf "%.2f\n", o / m }'
 }
 
+# t95_awk: an awk function t95(DF), the two-sided 95% quantile of Student's t with DF
+# degrees of freedom (2.0 beyond 30), for the awk programs below.
+t95_awk='function t95(df) {
+    split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
+    return (df <= 30) ? tq[df] : 2.0
+}
+'
+
 # paired LIST_A LIST_B: two comma-separated lists of runs paired in run order (the i-th of
 # A and of B ran next to each other), as "estimate low high": the geometric mean of B/A and
 # its 95% confidence interval (Student's t on the log ratios), as changes in percent
 # (+2.0 is B 2% above A); "- - -" with fewer than two pairs. The machine's slow drifts
 # disturb it less than a ratio of medians.
 paired() {
-    awk -v a="$1" -v b="$2" 'BEGIN {
+    awk -v a="$1" -v b="$2" "$t95_awk"'BEGIN {
         na = split(a, x, ","); nb = split(b, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
         for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
         if (n < 2) { print "- - -"; exit }
         m = s / n; for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
         se = sqrt(ss / (n - 1) / n)
-        split("12.71 4.30 3.18 2.78 2.57 2.45 2.36 2.31 2.26 2.23 2.20 2.18 2.16 2.14 2.13 2.12 2.11 2.10 2.09 2.09 2.08 2.07 2.07 2.06 2.06 2.06 2.05 2.05 2.05 2.04", tq, " ")
-        t = (n - 1 <= 30) ? tq[n - 1] : 2.0
+        t = t95(n - 1)
         printf "%+.1f %+.1f %+.1f\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1)
     }'
+}
+
+# suite_geomean: one line per workload on stdin, "LIST_A LIST_B" (paired's two lists), as
+# "estimate low high count": the geometric mean over the workloads of each one's paired
+# ratio B/A (the geometric mean of its runs' ratios), as a change in percent, with its 95%
+# confidence interval from the runs' noise (the workloads are the suite, not a sample: the
+# variances of the workloads' mean log ratios are added, Student's t with the pooled
+# degrees of freedom), and the count of workloads it is over. low and high are "-" when a
+# workload has fewer than two pairs; "- - - 0" without any workload.
+suite_geomean() {
+    awk "$t95_awk"'
+        {
+            na = split($1, x, ","); nb = split($2, y, ","); k = (na < nb) ? na : nb; n = 0; s = 0; ss = 0
+            for (i = 1; i <= k; i++) if (x[i] + 0 > 0 && y[i] + 0 > 0) { l[++n] = log(y[i] / x[i]); s += l[n] }
+            if (n == 0) next
+            w++; m = s / n; sum += m
+            if (n < 2) { single = 1; next }
+            for (i = 1; i <= n; i++) ss += (l[i] - m) ^ 2
+            var += ss / (n - 1) / n; df += n - 1
+        }
+        END {
+            if (w == 0) { print "- - - 0"; exit }
+            m = sum / w
+            if (single) { printf "%+.1f - - %d\n", 100 * (exp(m) - 1), w; exit }
+            se = sqrt(var) / w; t = t95(df)
+            printf "%+.1f %+.1f %+.1f %d\n", 100 * (exp(m) - 1), 100 * (exp(m - t * se) - 1), 100 * (exp(m + t * se) - 1), w
+        }'
 }
 
 # case_stats CASE PROCS SIDE METRIC: summarize_values of the runs recorded in $results,

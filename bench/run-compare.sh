@@ -108,24 +108,17 @@ log() { printf 'run-compare: %s\n' "$*" >&2; }
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 start_s=$SECONDS
-# parse_opts, configure_tree, tree_targets, build_targets, go_setup, go_build,
-# summarize_values, ratio
+# parse_opts, configure_tree, tree_targets, build_targets, go_setup, go_build_cases,
+# go_bin, summarize_values, ratio
 # shellcheck source=bench/bench-lib.sh
 source "$repo_root/bench/bench-lib.sh"
 
 # --- workloads ------------------------------------------------------------------
-# all_workloads, all_cases and the case_* tables both drivers share (targets, sizes,
-# metrics); here, what only this comparison needs: the Go package dir of each case, and
-# whether Boost.Fiber has it.
+# all_workloads, all_cases and the case_* tables the drivers share (targets, sizes,
+# metrics, Go programs); here, what only this comparison needs: whether Boost.Fiber has
+# each case.
 # shellcheck source=bench/workloads.sh
 source "$repo_root/bench/workloads.sh"
-declare -A case_godir=(
-    [skynet]=skynet [pingpong]=pingpong [pingpong_hog]=pingponghog
-    [spawn_many]=spawnmany [spawn_remote]=spawnremote [yield_many]=yieldmany
-    [chained_spawn]=chainedspawn [chan_mpmc]=chanmpmc
-    [timer_storm]=timerstorm [timer_light]=timerstorm [mutex]=mutex
-    [blocking]=blocking
-)
 declare -A case_boost=(
     [skynet]=1 [pingpong]=1 [pingpong_hog]=0 [spawn_many]=1 [spawn_remote]=0
     [yield_many]=1 [chained_spawn]=1 [chan_mpmc]=1 [timer_storm]=1 [timer_light]=1
@@ -191,9 +184,9 @@ done
 # (configure_tree, tree_targets and build_targets are in bench-lib.sh; resolve_build_dir set
 # the preset_dir they read.)
 
-# boost_bin TARGET / mn_bin TARGET / go_bin TARGET: where each system's program is.
+# boost_bin TARGET / mn_bin TARGET (and bench-lib.sh's go_bin TARGET): where each
+# system's program is.
 mn_bin()    { printf '%s\n' "$build_dir/bench/$1"; }
-go_bin()    { printf '%s\n' "$build_dir/bench/$1-go"; }
 boost_bin() { printf '%s\n' "$build_dir/bench/boost/boost_$1"; }
 
 boost_note=""   # why Boost.Fiber does not run at all, if it does not
@@ -278,16 +271,7 @@ go_version="(not run)"
 go_cmd=""
 if (( run_go )); then
     go_setup "The comparison needs Go 1.24; run with --systems mn,boost to leave Go out"
-    mkdir -p "$build_dir/bench"
-    built=" "
-    for c in "${cases[@]}"; do
-        t="${case_target[$c]}" d="${case_godir[$c]}"
-        [[ "$built" == *" $t "* ]] && continue
-        [[ -d "$repo_root/bench/go/$d" ]] || die "no Go program bench/go/$d for $c"
-        log "building $(go_bin "$t") from bench/go/$d"
-        go_build "$d" "$(go_bin "$t")" || die "building bench/go/$d failed"
-        built+="$t "
-    done
+    go_build_cases
     log "go: $go_version"
 fi
 build_s=$(( SECONDS - start_s ))

@@ -132,32 +132,43 @@ case_cmd() {
     for kv in ${case_args[$1]}; do cmd+=("--${kv%%=*}" "${kv#*=}"); done
 }
 
-# run_case CASE PROCS SIDE LABEL [VAR=VALUE...]: runs mnsched's program for CASE once, at
-# case_args' sizes, with these variables added to the environment; prints its line after
-# SIDE and records its metrics in $results ("case procs side metric value", bench-lib.sh's
-# case_stats reads them). A failure (exit status, timeout, no line or a bad one) goes to
-# fail_run under the key "CASE PROCS SIDE", named LABEL, and returns 1. Uses the caller's
-# mn_bin, timeout_s, outfile and errfile.
+# run_case [--go] CASE PROCS SIDE LABEL [VAR=VALUE...]: runs mnsched's program for CASE
+# (with --go, Go's: bench-lib.sh's go_bin) once, at case_args' sizes, with these variables
+# added to the environment; prints its line after SIDE and records its metrics in $results
+# ("case procs side metric value", bench-lib.sh's case_stats reads them). A failure (exit
+# status, timeout, no line or a bad one) goes to fail_run under the key "CASE PROCS SIDE",
+# named LABEL, and returns 1. Uses the caller's mn_bin, timeout_s, outfile and errfile.
 run_case() {
+    local system=mnsched
+    [[ "$1" == --go ]] && { system=go; shift; }
     local c="$1" procs="$2" side="$3" label="$4"
     shift 4
     local word="${case_word[$c]}" rc=0 line m why
     local -a cmd
-    case_cmd "$c" "$(mn_bin "${case_target[$c]}")"
+    if [[ "$system" == go ]]; then
+        case_cmd "$c" "$(go_bin "${case_target[$c]}")"
+    else
+        case_cmd "$c" "$(mn_bin "${case_target[$c]}")"
+    fi
     env "$@" timeout -k 10 "$timeout_s" "${cmd[@]}" </dev/null >"$outfile" 2>"$errfile" || rc=$?
-    line="$(grep -E "^$word system=mnsched " "$outfile" | tail -n 1 || true)"
+    line="$(grep -E "^$word system=$system " "$outfile" | tail -n 1 || true)"
     why="$(exit_why "$rc")"
-    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=mnsched ...' line"
+    [[ -z "$why" && -z "$line" ]] && why="printed no '$word system=$system ...' line"
     [[ -z "$why" ]] && why="$(check_line "$c" "$line")"
     if [[ -n "$why" ]]; then
         fail_run "$c $procs $side" "$why" "$* ${cmd[*]}" "$label, $c procs=$procs"
         return 1
     fi
-    printf '%-5s %s\n' "$side" "$line"
+    printf '%-9s %s\n' "$side" "$line"
     for m in ${case_metrics[$c]}; do
         printf '%s %s %s %s %s\n' "$c" "$procs" "$side" "$m" "$(field "$line" "$m")" >>"$results"
     done
 }
+
+# godir_of CASE: the Go program of CASE, bench/go/<dir>, for the drivers that run Go as
+# the peer (bench-lib.sh's go_build_cases): its line's first word without the underscores
+# (bench/go/timerstorm prints timer_storm lines, bench/go/mutex mutex lines).
+godir_of() { printf '%s\n' "${case_word[$1]//_/}"; }
 
 # size_label CASE: the n column: the size, times the rounds when there are rounds.
 size_label() {

@@ -75,6 +75,7 @@ func main() {
 		NUsage: "iterations of each loop",
 		MaxN:   1000000000000,
 	}).N
+	stopTrace := benchflag.Trace("blocking")
 	procs := runtime.GOMAXPROCS(0)
 
 	want := uintptr(os.Getppid())
@@ -86,6 +87,7 @@ func main() {
 	ms := (rawNs + syscallNs) * float64(iters) / 1e6
 	fmt.Printf("blocking system=go procs=%d n=%d ms=%.1f raw_ns=%.2f syscall_ns=%.2f overhead_ns=%.2f\n",
 		procs, iters, ms, rawNs, syscallNs, overheadNs)
+	stopTrace()
 	if wrong != 0 {
 		fmt.Fprintf(os.Stderr, "blocking: %d getppid results were not %d\n", wrong, want)
 		os.Exit(1)

@@ -36,6 +36,7 @@ func main() {
 		MaxRounds: 1000000000, // n*rounds must fit in an int64
 	})
 	length, r := f.N, f.Rounds
+	stopTrace := benchflag.Trace("chained_spawn")
 	procs := runtime.GOMAXPROCS(0)
 
 	done := make(chan int64) // unbuffered
@@ -67,6 +68,7 @@ func main() {
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("chained_spawn system=go procs=%d n=%d rounds=%d ms=%.1f ns_per_spawn=%.1f\n",
 		procs, length, r, ns/1e6, ns/(float64(length)*float64(r)))
+	stopTrace()
 	if wrong != 0 {
 		fmt.Fprintf(os.Stderr, "chained_spawn: %d chains ran %d links, want %d\n", wrong, last, length)
 		os.Exit(1)

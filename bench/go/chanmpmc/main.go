@@ -37,6 +37,7 @@ func main() {
 		MaxN:   1000000000, // the sum n*(n-1)/2 must fit in an int64
 	}).N
 	want := items * (items - 1) / 2
+	stopTrace := benchflag.Trace("chan_mpmc")
 	procs := runtime.GOMAXPROCS(0)
 
 	ch := make(chan int64, capacity)
@@ -77,6 +78,7 @@ func main() {
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("chan_mpmc system=go procs=%d n=%d ms=%.1f ns_per_item=%.1f\n",
 		procs, items, ns/1e6, ns/float64(items))
+	stopTrace()
 	if sum != want {
 		fmt.Fprintf(os.Stderr, "chan_mpmc: sum is %d, want %d\n", sum, want)
 		os.Exit(1)

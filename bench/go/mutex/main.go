@@ -31,6 +31,7 @@ func main() {
 		NUsage: "critical sections in total",
 		MaxN:   1000000000000,
 	}).N
+	stopTrace := benchflag.Trace("mutex")
 	procs := runtime.GOMAXPROCS(0)
 
 	var mu sync.Mutex
@@ -55,6 +56,7 @@ func main() {
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("mutex system=go procs=%d n=%d ms=%.1f ns_per_op=%.1f\n",
 		procs, ops, ns/1e6, ns/float64(ops))
+	stopTrace()
 	if counter != ops {
 		fmt.Fprintf(os.Stderr, "mutex: counter is %d, want %d\n", counter, ops)
 		os.Exit(1)

@@ -29,6 +29,7 @@ func main() {
 		NUsage: "round trips",
 		MaxN:   1000000000000,
 	}).N
+	stopTrace := benchflag.Trace("pingpong")
 	procs := runtime.GOMAXPROCS(0)
 
 	ping := make(chan int64)
@@ -59,6 +60,7 @@ func main() {
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("pingpong system=go procs=%d n=%d ms=%.1f ns_per_roundtrip=%.1f\n",
 		procs, rounds, ns/1e6, ns/float64(rounds))
+	stopTrace()
 	if result != 2*rounds {
 		fmt.Fprintf(os.Stderr, "pingpong: counter is %d, want %d\n", result, 2*rounds)
 		os.Exit(1)

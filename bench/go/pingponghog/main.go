@@ -38,6 +38,7 @@ func main() {
 		NUsage: "ping-pongs",
 		MaxN:   1000000000000,
 	}).N
+	stopTrace := benchflag.Trace("pingpong_hog")
 	procs := runtime.GOMAXPROCS(0)
 
 	// Create a CPU hog
@@ -81,6 +82,7 @@ func main() {
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("pingpong_hog system=go procs=%d n=%d ms=%.1f ns_per_op=%.1f\n",
 		procs, ops, ns/1e6, ns/float64(ops))
+	stopTrace()
 	if result != 2*ops {
 		fmt.Fprintf(os.Stderr, "pingpong_hog: counter is %d, want %d\n", result, 2*ops)
 		os.Exit(1)

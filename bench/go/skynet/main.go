@@ -71,6 +71,7 @@ func main() {
 
 	n := *leaves
 	want := n * (n - 1) / 2
+	stopTrace := benchflag.Trace("skynet")
 	procs := runtime.GOMAXPROCS(0)
 	ok := true
 	for r := 0; r < *runs; r++ {
@@ -86,6 +87,7 @@ func main() {
 			ok = false
 		}
 	}
+	stopTrace()
 	if !ok {
 		os.Exit(1)
 	}

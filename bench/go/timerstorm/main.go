@@ -52,6 +52,7 @@ func main() {
 	benchflag.Parse("timer_storm")
 	benchflag.Range("timer_storm", "n", int64(*n), 1, 100000000)
 	tasks := *n
+	stopTrace := benchflag.Trace("timer_storm")
 	procs := runtime.GOMAXPROCS(0)
 
 	sleeps := make([]time.Duration, tasks)
@@ -82,4 +83,5 @@ func main() {
 		procs, tasks, float64(elapsed.Nanoseconds())/1e6,
 		float64(percentile(late, 50))/1e3, float64(percentile(late, 99))/1e3,
 		float64(late[tasks-1])/1e3)
+	stopTrace()
 }

@@ -37,6 +37,7 @@ func main() {
 		MaxRounds: 1000000, // 200*n*rounds must fit in an int64
 	})
 	yields, r := f.N, f.Rounds
+	stopTrace := benchflag.Trace("yield_many")
 	procs := runtime.GOMAXPROCS(0)
 
 	var counts [tasks]int64 // counts[t]: yields made by task t, over all rounds
@@ -63,6 +64,7 @@ func main() {
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("yield_many system=go procs=%d n=%d rounds=%d ms=%.1f ns_per_yield=%.1f\n",
 		procs, yields, r, ns/1e6, ns/float64(want))
+	stopTrace()
 	var total int64
 	for _, c := range counts {
 		total += c

@@ -1,12 +1,14 @@
 // Package benchflag holds the command-line handling shared by the Go halves of the
 // benchmarks: flags are parsed with the flag package, and any bad input prints a message
-// naming it, the usage, and exits with code 2 (as the C++ halves do).
+// naming it, the usage, and exits with code 2 (as the C++ halves do). It also holds
+// Trace, which records the run with Go's execution tracer when GO_BENCH_TRACE asks for it.
 package benchflag
 
 import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/trace"
 )
 
 // Fail reports a usage error for program prog and exits with code 2.
@@ -64,4 +66,40 @@ func ParseFlags(spec Spec) Flags {
 		f.Rounds = *rounds
 	}
 	return f
+}
+
+// TraceEnv names the environment variable that makes a program record its run with Go's
+// execution tracer (runtime/trace) into the file it names (created or truncated; empty or
+// unset: no trace). bench/run-trace-overhead.sh sets it to measure Go's tracer, the peer
+// of mnsched's MN_TRACE.
+const TraceEnv = "GO_BENCH_TRACE"
+
+// Trace starts the trace TraceEnv asks for, if it asks for one, and returns the function
+// that stops it and closes the file (a no-op without a trace). Call Trace right after the
+// flags are parsed and stop right after the result line is printed, before any os.Exit. A
+// file that cannot be created is a bad input: a message naming it and exit code 2; a trace
+// that cannot be started or closed, exit code 1.
+func Trace(prog string) (stop func()) {
+	path := os.Getenv(TraceEnv)
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %s: cannot create the trace file: %v\n", prog, TraceEnv, err)
+		os.Exit(2)
+	}
+	fail := func(err error) {
+		fmt.Fprintf(os.Stderr, "%s: %s=%s: %v\n", prog, TraceEnv, path, err)
+		os.Exit(1)
+	}
+	if err := trace.Start(f); err != nil {
+		fail(err)
+	}
+	return func() {
+		trace.Stop()
+		if err := f.Close(); err != nil {
+			fail(err)
+		}
+	}
 }

@@ -37,6 +37,7 @@ func Main(prog string, setup func(spawn func()) (round func(k int64), stop func(
 		MaxRounds: 1000000000, // a task's count (int32) reaches rounds
 	})
 	tasks, r := f.N, f.Rounds
+	stopTrace := benchflag.Trace(prog)
 	procs := runtime.GOMAXPROCS(0)
 
 	ran := make([]int32, tasks) // ran[i]: times task i ran
@@ -63,6 +64,7 @@ func Main(prog string, setup func(spawn func()) (round func(k int64), stop func(
 	ns := float64(elapsed.Nanoseconds())
 	fmt.Printf("%s system=go procs=%d n=%d rounds=%d ms=%.1f ns_per_task=%.1f\n",
 		prog, procs, tasks, r, ns/1e6, ns/(float64(tasks)*float64(r)))
+	stopTrace()
 	for i, c := range ran {
 		if int64(c) != r {
 			fmt.Fprintf(os.Stderr, "%s: task %d ran %d times, want %d\n", prog, i, c, r)
