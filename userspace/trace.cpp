@@ -107,12 +107,15 @@ void Tracer::EmitRunBegin(M* m, uint64_t a, uint64_t b, uint64_t c) {
 
 // The common case inline, without a call: a hook's whole cost is then the clock read
 // and some ten instructions (the slow cases are out of line so as not to burden it).
+// The event's words are stored straight into the buffer: built on the stack and copied,
+// they were read back 16 bytes at a time from two 8-byte stores, which store forwarding
+// cannot serve, and that stall was a third of a traced yield's cost.
 inline void Tracer::Put(M* m, int64_t raw, uint64_t type_flags, uint64_t a, uint64_t b,
                         uint64_t c) {
   int64_t rel = raw - raw0_.load(std::memory_order_relaxed);
-  TraceEvent e{static_cast<uint64_t>(rel < 0 ? 0 : rel) << 16 | type_flags, a, b, c};
+  uint64_t head = static_cast<uint64_t>(rel < 0 ? 0 : rel) << 16 | type_flags;
   if (m == nullptr || m->rt != rt_) [[unlikely]] {
-    PutShared(e);
+    PutShared(head, a, b, c);
     return;
   }
   m->trace_raw = raw;
@@ -121,28 +124,32 @@ inline void Tracer::Put(M* m, int64_t raw, uint64_t type_flags, uint64_t a, uint
   uint32_t n = 0;
   if (buf == nullptr || buf->gen != gen_.load(std::memory_order_relaxed) ||
       (n = buf->count.load(std::memory_order_relaxed)) == TraceBuf::kEvents) [[unlikely]] {
-    PutRefill(m, buf, e);
+    PutRefill(m, buf, head, a, b, c);
     return;
   }
-  buf->ev[n] = e;
+  TraceEvent& e = buf->ev[n];
+  e.head = head;
+  e.a = a;
+  e.b = b;
+  e.c = c;
   // release: pairs with the flusher's acquire load of count (Pass).
   buf->count.store(n + 1, std::memory_order_release);
 }
 
-void Tracer::PutShared(const TraceEvent& e) {
+void Tracer::PutShared(uint64_t head, uint64_t a, uint64_t b, uint64_t c) {
   std::lock_guard<std::mutex> lock(shared_mu_);
   // Under the lock: Stop clears `tracing` before it takes the last of shared_, so a
   // late event is either in that or dropped here, never left for the next trace.
-  if (rt_->tracing.load(std::memory_order_relaxed)) shared_.push_back(e);
+  if (rt_->tracing.load(std::memory_order_relaxed)) shared_.push_back(TraceEvent{head, a, b, c});
 }
 
-void Tracer::PutRefill(M* m, TraceBuf* old, const TraceEvent& e) {
+void Tracer::PutRefill(M* m, TraceBuf* old, uint64_t head, uint64_t a, uint64_t b, uint64_t c) {
   TraceBuf* buf = Refill(m, old);
   if (buf == nullptr) {
     dropped_.fetch_add(1, std::memory_order_relaxed);
     return;
   }
-  buf->ev[0] = e;
+  buf->ev[0] = TraceEvent{head, a, b, c};
   // release: pairs with the flusher's acquire load of count (Pass).
   buf->count.store(1, std::memory_order_release);
 }

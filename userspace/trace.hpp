@@ -130,8 +130,9 @@ class Tracer {
   // Emit at clock reading raw.
   void Put(M* m, int64_t raw, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
   // Put's slow cases: m is null or not this runtime's; m's buffer is full or stale.
-  [[gnu::noinline]] void PutShared(const TraceEvent& e);
-  [[gnu::noinline]] void PutRefill(M* m, TraceBuf* old, const TraceEvent& e);
+  [[gnu::noinline]] void PutShared(uint64_t head, uint64_t a, uint64_t b, uint64_t c);
+  [[gnu::noinline]] void PutRefill(M* m, TraceBuf* old, uint64_t head, uint64_t a, uint64_t b,
+                                   uint64_t c);
   // m's current buffer is full or stale (or m has none): hand it over, take a fresh one.
   // Null when none can be had (the events are dropped and counted).
   TraceBuf* Refill(M* m, TraceBuf* old);
