@@ -90,6 +90,29 @@ void CheckInvariants(const Trace& t) {
       }
     }
   }
+  // One G's run slices never overlap, and none holds a spawn or ready of its G: a G
+  // begins only after it was made runnable (whichever M's clock reading its begin took).
+  std::map<int64_t, std::vector<S>> runs;  // by G id
+  for (const Event& e : t.events) {
+    if (e.ph == 'X' && e.pid == 2 && e.cat == "run") runs[e.IntArg("g").value_or(-1)].push_back({e.ts_ns, e.end_ns()});
+  }
+  for (auto& [g, v] : runs) {
+    std::sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.b < b.b; });
+    for (std::size_t i = 1; i < v.size(); i++) {
+      ASSERT_LE(v[i - 1].e, v[i].b) << "G " << g << " runs twice at once at " << v[i].b;
+    }
+  }
+  for (const Event& e : t.events) {
+    if (e.ph != 'i' || (e.name != "ready" && e.name != "spawn")) continue;
+    const auto& v = runs[e.IntArg("g").value_or(-1)];
+    auto it = std::upper_bound(v.begin(), v.end(), e.ts_ns, [](int64_t x, const S& s) { return x < s.b; });
+    if (it != v.begin()) {
+      const S& before = *std::prev(it);
+      ASSERT_FALSE(before.b < e.ts_ns && e.ts_ns < before.e)
+          << e.name << " of G " << e.IntArg("g").value_or(-1) << " at " << e.ts_ns
+          << " inside its run " << before.b << "-" << before.e;
+    }
+  }
   EXPECT_EQ(Count(t, "spawn"), t.other_data.spawns.value_or(-1));
   EXPECT_EQ(Count(t, "park"), t.other_data.parks.value_or(-1));
   EXPECT_EQ(Count(t, "ready"), t.other_data.readies.value_or(-1));
@@ -234,6 +257,39 @@ TEST(Trace, WholeRunIsValidAndComplete) {
   EXPECT_EQ(t.thread_names[Track(2, 0)], "runtime");
   EXPECT_EQ(t.thread_names[Track(1, 1)], "P0");
   EXPECT_TRUE(t.thread_names[Track(2, 1)].starts_with("M0 tid ")) << t.thread_names[Track(2, 1)];
+  unlink(path.c_str());
+}
+
+// Gs made runnable elsewhere while an M is between two of its own: yielders (each
+// yield goes through the global queue) and Gs spawned from a thread outside the runtime.
+// A run begin that took its M's reading from before the G's spawn, ready or previous run
+// end would put that event inside the G's run (CheckInvariants).
+TEST(Trace, AGBeginsOnlyAfterItIsMadeRunnable) {
+  HangGuard guard;
+  std::string path = TempPath("order");
+  const int yields = mn::testing_util::kUnderTsan ? 2000 : 20000;
+  const int spawns = mn::testing_util::kUnderTsan ? 2000 : 20000;
+  mn::run(
+      [&] {
+        mn::WaitGroup wg;
+        for (int i = 0; i < 8; i++) {
+          wg.add(1);
+          mn::go([&] {
+            for (int r = 0; r < yields; r++) mn::yield();
+            wg.done();
+          });
+        }
+        wg.add(spawns);
+        std::thread outside([&] {
+          for (int i = 0; i < spawns; i++) mn::go([&] { wg.done(); });
+        });
+        wg.wait();
+        outside.join();
+      },
+      mn::Options{.procs = 2, .trace_path = path.c_str()});
+  Trace t = Load(path);
+  EXPECT_EQ(t.other_data.dropped_events, 0);
+  CheckInvariants(t);
   unlink(path.c_str());
 }
 

@@ -85,6 +85,10 @@ struct alignas(64) G {
   uint32_t lock_count = 0;  // nesting of lock_os_thread
 
   uint64_t label = 0;  // what traces call it (labels.hpp), set when it is spawned
+  // The clock reading of the latest traced event about this G (its spawn, ready or run
+  // end; trace.hpp), written by the thread that records it before the G is published
+  // to a run queue, which orders it before the read of the M that runs the G next.
+  int64_t trace_raw = 0;
 };
 
 }  // namespace mn::detail

@@ -92,17 +92,19 @@ Tracer::~Tracer() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-void Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c) {
-  Put(m, TraceRaw(tsc_.load(std::memory_order_relaxed)), type_flags, a, b, c);
+int64_t Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c) {
+  int64_t raw = TraceRaw(tsc_.load(std::memory_order_relaxed));
+  Put(m, raw, type_flags, a, b, c);
+  return raw;
 }
 
-void Tracer::EmitRunBegin(M* m, uint64_t a, uint64_t b, uint64_t c) {
+void Tracer::EmitRunBegin(M* m, G* g, uint64_t c) {
   // m is this runtime's M, running this hook itself: its trace_* fields are its own.
   int64_t raw = m->trace_raw;
-  if (!m->trace_warm || raw < raw0_.load(std::memory_order_relaxed)) {
+  if (!m->trace_warm || raw < raw0_.load(std::memory_order_relaxed) || raw < g->trace_raw) {
     raw = TraceRaw(tsc_.load(std::memory_order_relaxed));
   }
-  Put(m, raw, Head(TraceType::kRunBegin), a, b, c);
+  Put(m, raw, Head(TraceType::kRunBegin), g->id, g->label, c);
 }
 
 // The common case inline, without a call: a hook's whole cost is then the clock read
@@ -403,8 +405,7 @@ absl::Status Tracer::Write(const SpinCounters& counters) {
 // ---- Hooks ----------------------------------------------------------------------------------
 
 void TraceRunBeginSlow(M* m, G* g) {
-  TracerOf(m->rt)->EmitRunBegin(m, g->id, g->label,
-                                m->p != nullptr ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
+  TracerOf(m->rt)->EmitRunBegin(m, g, m->p != nullptr ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
 }
 
 void TraceRunEndSlow(M* m, G* g, SwitchReason why) {
@@ -422,7 +423,7 @@ void TraceRunEndSlow(M* m, G* g, SwitchReason why) {
   if (end == RunEndWhy::kPark) {
     flags |= static_cast<uint8_t>(g->wait_reason.load(std::memory_order_relaxed)) << 3;
   }
-  TracerOf(m->rt)->Emit(m, Head(TraceType::kRunEnd, flags), g->id, 0, 0);
+  g->trace_raw = TracerOf(m->rt)->Emit(m, Head(TraceType::kRunEnd, flags), g->id, 0, 0);
 }
 
 void TraceSyscallSlow(M* m, G* g, bool enter) {
@@ -437,12 +438,12 @@ void TraceSyscallSlow(M* m, G* g, bool enter) {
 
 void TraceSpawnSlow(Runtime* rt, G* g, uint64_t label) {
   M* m = GetM();
-  TracerOf(rt)->Emit(m, Head(TraceType::kSpawn), g->id, label, CurGId(m));
+  g->trace_raw = TracerOf(rt)->Emit(m, Head(TraceType::kSpawn), g->id, label, CurGId(m));
 }
 
 void TraceReadySlow(Runtime* rt, G* g) {
   M* m = GetM();
-  TracerOf(rt)->Emit(m, Head(TraceType::kReady), g->id, 0, CurGId(m));
+  g->trace_raw = TracerOf(rt)->Emit(m, Head(TraceType::kReady), g->id, 0, CurGId(m));
 }
 
 void TraceStealSlow(M* m, P* victim) {

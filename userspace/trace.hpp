@@ -35,8 +35,11 @@
 //    Reading the TSC is most of an event's cost (10 ns here, of a 55 ns switch), and a
 //    switch is a run end and a run begin. Every way an M waits (StopM, StopLockedM, the
 //    blocking poll, spinning) first clears M::trace_warm (TraceMWaits), so a begin after
-//    a wait reads the clock; and a reading from before the trace started is never reused.
-//    The M's stamps stay in order: each event's is its M's latest reading.
+//    a wait reads the clock; a reading from before the trace started is never reused;
+//    nor one older than the G's own latest event (G::trace_raw: a ready, spawn or run
+//    end on another thread, say a G put on the global queue since), so a G never begins
+//    before it was readied or before its previous slice ended. The M's stamps stay in
+//    order: each event's is its M's latest reading.
 //  - Timestamps are the TSC (rdtsc, 15 ns against clock_gettime's 36 here) when the kernel
 //    keeps CLOCK_MONOTONIC on it, else CLOCK_MONOTONIC itself. The flusher pairs a TSC
 //    read with a clock read at every pass, and Stop maps each event's TSC to nanoseconds
@@ -122,9 +125,10 @@ class Tracer {
 
   // Records e (its head holding flags and type) for m, or for the runtime track when m
   // is null or not this runtime's.
-  void Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
-  // Emit for a run begin on m, which may reuse m's latest reading (invariants above).
-  void EmitRunBegin(M* m, uint64_t a, uint64_t b, uint64_t c);
+  // Returns the clock reading it stamped the event with.
+  int64_t Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
+  // Emit for g's run begin on m, which may reuse m's latest reading (invariants above).
+  void EmitRunBegin(M* m, G* g, uint64_t c);
 
  private:
   // Emit at clock reading raw.
