@@ -587,6 +587,7 @@ top:
     if (ReleaseP(m) != pp) Fatal("findrunnable: wrong P");
     PidlePut(rt, pp);
   }
+  TraceMWaits(m);  // idle from here, whatever P it takes next
 
   bool was_spinning = m->spinning;
   if (m->spinning) {
