@@ -48,7 +48,7 @@ struct mn_scx_stats {
   __u64 dispatched_run;   /* moved to a local DSQ from each queue */
   __u64 dispatched_other;
   __u64 dispatched_spin;
-  __u64 spin_wakeups;     /* a spinning M woken (a wakep: work for it is runnable), ranked RUN */
+  __u64 spin_wakeups;     /* a spinning M woken (by startm: work for it) and ranked RUN for it */
 };
 
 /* What the scheduler last started on each CPU (cpu_run[cpu] in .bss; see scx.bpf.c's

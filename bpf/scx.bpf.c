@@ -429,7 +429,7 @@ s32 BPF_PROG(mnsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_f
   if (s) {
     s->direct_idle++;
     if (prev_idle) s->prev_cpu_idle++;
-    if (spinner) s->spin_wakeups++;
+    if (spinner && cls == mn_scx_run) s->spin_wakeups++;
   }
   return cpu;
 }
@@ -445,7 +445,6 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
     m.tgid = p->tgid;
   }
   struct mn_scx_stats *s = my_stats();
-  if (s && is_m && (enq_flags & SCX_ENQ_WAKEUP) && m_spinning(m.h)) s->spin_wakeups++;
   switch (cls) {
     case mn_scx_run: {
       /* An M whose slice ran out is queued by its own CPU, which dispatches next and
@@ -453,7 +452,10 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
        * preempted by a higher class keeps slice left, and its CPU is taken.) */
       bool requeued = !(enq_flags & SCX_ENQ_WAKEUP) && slice_left(p) == 0;
       insert(p, MN_SCX_DSQ_RUN, SCX_SLICE_DFL, enq_flags);
-      if (s) s->enq_run++;
+      if (s) {
+        s->enq_run++;
+        if (is_m && (enq_flags & SCX_ENQ_WAKEUP) && m_spinning(m.h)) s->spin_wakeups++;
+      }
       if (!requeued || scx_bpf_dsq_nr_queued(MN_SCX_DSQ_RUN) > 1) kick_for(p, m.tgid);
       break;
     }

@@ -231,8 +231,9 @@ TEST(ScxLoaded, ItKeepsTheMsTelemetryAndCountsWhatItDid) {
 }
 
 // A spinning M woken by wakep (a G made runnable, a P idle) is ranked RUN on that wakeup,
-// not SPIN (scx.bpf.c, "A wakeup ranks RUN"): the scheduler counts each such wakeup. The
-// G spawned after each sleep finds the other M parked, so wakep wakes it as a spinner.
+// not SPIN (scx.bpf.c, "A wakeup ranks RUN"): spin_wakeups counts the woken spinners ranked
+// RUN, and stays 0 where they rank SPIN. The G spawned after each sleep finds the other M
+// parked, so wakep wakes it as a spinner.
 TEST(ScxLoaded, AWokenSpinnerRanksRunAndIsCounted) {
   REQUIRE_SCX();
   HangGuard guard;
