@@ -460,7 +460,7 @@ guest_cpus="$(sed -n 's/^@info .* cpus=\([0-9]*\).*/\1/p' "$vm_out" | head -n 1)
 procs=""
 failures=0
 fields=(p50_us p99_us p999_us max_us rps throughput_rps wall_s host_wait_pct)
-stat_names=(enq_run enq_other enq_spin direct_idle prev_cpu_idle kicks spin_yields slice_extensions dispatched_run dispatched_other dispatched_spin)
+stat_names=(enq_run enq_other enq_spin direct_idle prev_cpu_idle kicks spin_yields slice_extensions dispatched_run dispatched_other dispatched_spin spin_wakeups)
 
 # kv KEY LINE: the value of KEY=... in LINE.
 kv() { sed -n "s/.*[ @]$1=\\([^ ]*\\).*/\\1/p" <<<" $2" | head -n 1; }

@@ -25,7 +25,7 @@
 #define MN_SCX_MAX_RUNTIMES 64
 
 /* The scheduler's three queues, in the order dispatch takes them. */
-#define MN_SCX_DSQ_RUN 0x100   /* Ms that hold a P and run a G (or were just woken to) */
+#define MN_SCX_DSQ_RUN 0x100   /* Ms that hold a P and run a G, and Ms just woken (spinning or not) */
 #define MN_SCX_DSQ_OTHER 0x101 /* every other task it schedules: idle/blocking Ms, others */
 #define MN_SCX_DSQ_SPIN 0x102  /* spinning Ms: run only when nothing else waits */
 
@@ -42,12 +42,13 @@ struct mn_scx_stats {
   __u64 enq_spin;         /* enqueued on MN_SCX_DSQ_SPIN */
   __u64 direct_idle;      /* select_cpu found an idle CPU and dispatched there directly */
   __u64 prev_cpu_idle;    /* ... and it was the task's previous CPU */
-  __u64 kicks;            /* SCX_KICK_PREEMPT sent for a waking P-holding M */
+  __u64 kicks;            /* SCX_KICK_PREEMPT sent for a RUN-class M that found no idle CPU */
   __u64 spin_yields;      /* a spinning M's slice cut because other tasks waited */
   __u64 slice_extensions; /* slices extended for an M inside a critical section */
   __u64 dispatched_run;   /* moved to a local DSQ from each queue */
   __u64 dispatched_other;
   __u64 dispatched_spin;
+  __u64 spin_wakeups;     /* a spinning M woken (by startm: work for it) and ranked RUN for it */
 };
 
 /* What the scheduler last started on each CPU (cpu_run[cpu] in .bss; see scx.bpf.c's

@@ -6,8 +6,9 @@
  * system call, or is looking for work (spinning). CFS sees them all alike and lets a
  * spinner or an idle M delay a P-holder. This scheduler orders them with three shared
  * queues (mn_scx.h): RUN (P-holders outside blocking calls, whether running a G or
- * between two, and Ms just woken, which are usually woken to take a P), OTHER (everything
- * else it schedules) and SPIN (spinning Ms), taken in that order, and reads the runtime's own view of each M from the hints it writes
+ * between two, and Ms just woken, spinning or not, which are woken to take work), OTHER
+ * (everything else it schedules) and SPIN (spinning Ms that were not just woken), taken in
+ * that order, and reads the runtime's own view of each M from the hints it writes
  * (mn_telemetry.h: p, g, spinning, blocking, in_critical) through maps it shares.
  *
  * One object, two modes: the struct_ops maps `mnsched` (SCX_OPS_SWITCH_PARTIAL: only the
@@ -33,6 +34,24 @@
  *  - A spinning M runs only when nothing else waits: its slice is short, and `tick` ends
  *    it early when RUN or OTHER have tasks. Spinning is the runtime looking for work that
  *    those tasks may be about to make.
+ *  - A wakeup ranks RUN, for that one enqueue (or select_cpu's direct dispatch), whatever
+ *    the M's hints say; every later enqueue (a slice's end, a preemption, a yield) is
+ *    ranked from the hints again. A spinning M never sleeps while it spins: it drops the
+ *    state before it parks or polls (findrunnable), and a sleeping M is given it only by
+ *    startm, just before startm wakes it: by wakep, when a G was made runnable and a P is
+ *    idle (Go's rule that a new spinner starts only for work that exists), or by handoffp
+ *    for a P taken from an M in a blocking call or switched out, when nobody else spins.
+ *    So a woken spinner is not looking for work that may come; it is the M the runtime
+ *    chose to run work that is queued now (wakep), or to keep a P in use that its M
+ *    cannot use (handoffp, at most once per handoff, and it parks when it finds nothing),
+ *    and must run as soon as a P-holder would. Ranked SPIN it waited behind every OTHER
+ *    task, in full mode a CPU hog's slices, until a fairness turn, while the G it was
+ *    woken for waited for the M that queued it (which ranked the scheduler's p50 behind
+ *    the fair class's). The same holds for the spin policy's wakeups and the feedback
+ *    thread's (WakeIdleP, HandoffP), which go through startm: no mark is needed. The
+ *    other sleep a spinner can take, the scheduler lock's futex, ends when the holder
+ *    hands the lock on, which every M waits for: RUN too. Once it has run, a spinner that
+ *    goes on spinning is searching again and is SPIN: `tick` cuts it when others wait.
  *  - An M inside a runtime critical section (hints.in_critical: it holds the scheduler
  *    lock) gets its slice extended when it runs out, at most MN_MAX_EXTENSIONS times in
  *    a row per run: preempting the lock holder would make every other M wait on the lock
@@ -43,7 +62,8 @@
  *    any CPU without a lock: a kick chosen from it may hit a CPU whose task just changed,
  *    which costs one needless reschedule there. Whether that task spins is read live
  *    from its hints, as an M starts and stops spinning without being rescheduled.
- *  - A kick (SCX_KICK_PREEMPT) is sent only for a RUN-class M that found no idle CPU, and
+ *  - A kick (SCX_KICK_PREEMPT) is sent only for a RUN-class M (a woken spinner included)
+ *    that found no idle CPU, and
  *    only to a CPU running a spinning M or a task that is not one of that runtime's Ms:
  *    never to one running another P-holder (they are equals), nor to the runtime's own
  *    other Ms (one without a P is on its way to park, block or hand its work over, and
@@ -266,13 +286,15 @@ static __always_inline bool m_holds_p(struct mn_m_hints *h) {
   return h && HINT(h, p) >= 0 && !HINT(h, blocking);
 }
 
-/* The queue an M or task belongs in. A woken M that is not spinning is usually woken to
- * take a P (a handoff, or a G made runnable for it): left behind others it would hold
- * that work up, and did (the p50 latency of the previous attempt, without this). */
+/* The queue an M or task belongs in. A woken M, spinning or not, is usually woken to take
+ * a P (a handoff, or a G made runnable for it): left behind others it would hold that
+ * work up, and did (the p50 latency of the previous attempt, without this). A woken
+ * spinner above all: see "A wakeup ranks RUN" at the top. */
 static __always_inline enum mn_scx_class classify(struct mn_m_hints *h, bool woken) {
   if (!h) return mn_scx_other;
+  if (woken) return mn_scx_run;
   if (m_spinning(h)) return mn_scx_spin;
-  if (m_holds_p(h) || woken) return mn_scx_run;
+  if (m_holds_p(h)) return mn_scx_run;
   return mn_scx_other;
 }
 
@@ -395,13 +417,19 @@ s32 BPF_PROG(mnsched_select_cpu, struct task_struct *p, s32 prev_cpu, u64 wake_f
   /* An idle CPU is the best there is for anyone: skip the queues. */
   struct mn_m m = {};
   enum mn_scx_class cls = mn_scx_other;
-  if (find_m(p, &m)) cls = classify(m.h, true);
-  else if (rt_helper(p)) cls = mn_scx_run;
+  bool spinner = false;
+  if (find_m(p, &m)) {
+    cls = classify(m.h, true);
+    spinner = m_spinning(m.h);
+  } else if (rt_helper(p)) {
+    cls = mn_scx_run;
+  }
   insert(p, SCX_DSQ_LOCAL, slice_of(cls), 0);
   struct mn_scx_stats *s = my_stats();
   if (s) {
     s->direct_idle++;
     if (prev_idle) s->prev_cpu_idle++;
+    if (spinner && cls == mn_scx_run) s->spin_wakeups++;
   }
   return cpu;
 }
@@ -424,7 +452,10 @@ void BPF_PROG(mnsched_enqueue, struct task_struct *p, u64 enq_flags) {
        * preempted by a higher class keeps slice left, and its CPU is taken.) */
       bool requeued = !(enq_flags & SCX_ENQ_WAKEUP) && slice_left(p) == 0;
       insert(p, MN_SCX_DSQ_RUN, SCX_SLICE_DFL, enq_flags);
-      if (s) s->enq_run++;
+      if (s) {
+        s->enq_run++;
+        if (is_m && (enq_flags & SCX_ENQ_WAKEUP) && m_spinning(m.h)) s->spin_wakeups++;
+      }
       if (!requeued || scx_bpf_dsq_nr_queued(MN_SCX_DSQ_RUN) > 1) kick_for(p, m.tgid);
       break;
     }

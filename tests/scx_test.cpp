@@ -230,6 +230,42 @@ TEST(ScxLoaded, ItKeepsTheMsTelemetryAndCountsWhatItDid) {
   EXPECT_GT(stats.dispatched_run + stats.dispatched_other + stats.direct_idle, 0u);
 }
 
+// A spinning M woken by wakep (a G made runnable, a P idle) is ranked RUN on that wakeup,
+// not SPIN (scx.bpf.c, "A wakeup ranks RUN"): spin_wakeups counts the woken spinners ranked
+// RUN, and stays 0 where they rank SPIN. The G spawned after each sleep finds the other M
+// parked, so wakep wakes it as a spinner.
+TEST(ScxLoaded, AWokenSpinnerRanksRunAndIsCounted) {
+  REQUIRE_SCX();
+  HangGuard guard;
+  mn::detail::mn_scx_stats before{}, after{};
+  bool loaded = false;
+  int64_t spins = 0;
+  mn::run(
+      [&] {
+        mn::detail::Runtime* rt = GetM()->rt;
+        loaded = rt->scx != nullptr;
+        if (!loaded) return;
+        before = rt->scx->Stats();
+        int64_t spins0 = mn::stats().spins;
+        for (int i = 0; i < 200; i++) {
+          mn::sleep_for(std::chrono::microseconds(500));  // both Ms park
+          mn::WaitGroup wg;
+          wg.add(1);
+          mn::go([&] { wg.done(); });  // wakep: the other M, parked, wakes as a spinner
+          wg.wait();
+        }
+        after = rt->scx->Stats();
+        spins = mn::stats().spins - spins0;
+      },
+      ScxOptions());
+  ASSERT_TRUE(loaded);
+  EXPECT_GT(spins, 0) << "the runtime started no spinner: the test does not exercise wakep";
+  EXPECT_GT(after.spin_wakeups, before.spin_wakeups);
+  // Counted only for Ms woken while spinning, each at most once per wakeup.
+  EXPECT_LE(after.spin_wakeups - before.spin_wakeups,
+            (after.enq_run - before.enq_run) + (after.direct_idle - before.direct_idle));
+}
+
 TEST(ScxLoaded, AnotherSchedulerLoadedIsSaidOnceAndTheRuntimeRuns) {
   REQUIRE_SCX();
   HangGuard guard;

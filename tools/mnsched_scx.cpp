@@ -186,13 +186,14 @@ void PrintStats(const mn_scx_stats& now, const mn_scx_stats& before, double secs
   auto rate = [&](__u64 a, __u64 b) { return secs > 0 ? static_cast<double>(a - b) / secs : 0.0; };
   std::printf(
       "runtimes %d  enq/s run %.0f other %.0f spin %.0f  direct-idle/s %.0f (prev cpu %.0f)  "
-      "kicks/s %.0f  spin-yields/s %.0f  slice-ext/s %.0f  dispatched/s run %.0f other %.0f spin %.0f\n",
+      "kicks/s %.0f  spin-yields/s %.0f  slice-ext/s %.0f  dispatched/s run %.0f other %.0f spin %.0f  "
+      "spin-wakeups/s %.0f\n",
       runtimes, rate(now.enq_run, before.enq_run), rate(now.enq_other, before.enq_other),
       rate(now.enq_spin, before.enq_spin), rate(now.direct_idle, before.direct_idle),
       rate(now.prev_cpu_idle, before.prev_cpu_idle), rate(now.kicks, before.kicks),
       rate(now.spin_yields, before.spin_yields), rate(now.slice_extensions, before.slice_extensions),
       rate(now.dispatched_run, before.dispatched_run), rate(now.dispatched_other, before.dispatched_other),
-      rate(now.dispatched_spin, before.dispatched_spin));
+      rate(now.dispatched_spin, before.dispatched_spin), rate(now.spin_wakeups, before.spin_wakeups));
   std::fflush(stdout);
 }
 
