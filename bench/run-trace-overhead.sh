@@ -66,7 +66,8 @@
 # single run), and its verdict as above (worse of whole and ring). The closing lines: the
 # target's verdict on the suite, then the rows over 15% workload by workload.
 # Run it on a quiet machine: with a VM or another benchmark beside it the spread swamps
-# the figures (the script warns when a qemu is running).
+# the figures (the script warns when a qemu is running). Each run starts after a `sync`,
+# so that the kernel's writeback of the run before's trace file does not land on it.
 #
 # Results (bench/results/NAME.json, unless --save none): a JSON object
 #   {"runs", "procs", "quick", "ring_mib", "target_pct", "build_dir", "go",
@@ -255,6 +256,10 @@ run_one() {
         go_traced) go=(--go) env=(GOMAXPROCS="$procs" GO_BENCH_TRACE="$go_trace_file") file="$go_trace_file" ;;
     esac
     rm -f "$file"
+    # The kernel writes a trace out (hundreds of MB) after its program has exited: left
+    # to run on, that writeback lands on the next run, whichever side, and made a whole-run
+    # ping-pong measure 150 or 240 ns a round trip by turns.
+    sync
     wait_for_idle
     run_case ${go[@]+"${go[@]}"} "$c" "$procs" "$side" "tracing $side" "${env[@]}" || return 1
     [[ "$side" == off || "$side" == go_off ]] && return 0
