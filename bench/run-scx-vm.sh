@@ -62,7 +62,8 @@
 #                      shows as such
 #   --save NAME        results file bench/results/NAME.json (default "scx-vm"; with --quick,
 #                      none); --save none writes nothing
-#   --plot-dir DIR     where the chart goes (default docs/img; with --quick, none):
+#   --plot-dir DIR     where the chart goes (default docs/img; with --quick or --save none,
+#                      none):
 #                      scx-vm-latency.png, p50 and p99 per mode, the median with min..max
 #                      error bars. Drawn with gnuplot; without it the chart is skipped
 #   --log FILE         also keep the guest's whole output (every run's lines, the mnsched-scx
@@ -184,7 +185,8 @@ elif [[ "$save" != none ]]; then
     [[ "$save" =~ ^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$ ]] \
         || bad_arg "--save: '$save' is not a plain file name (letters, digits, . _ -)"
 fi
-[[ -n "$plot_dir" ]] || plot_dir=$( ((quick)) && echo none || echo docs/img )
+# A screening run (--quick, or --save none) leaves the published chart alone unless asked.
+[[ -n "$plot_dir" ]] || plot_dir=$( ((quick)) || [[ "$save" == none ]] && echo none || echo docs/img )
 if [[ -n "$log_file" ]]; then
     [[ -d "$(dirname -- "$log_file")" ]] || bad_arg "--log $log_file: directory $(dirname -- "$log_file") does not exist"
 fi
