@@ -49,14 +49,15 @@ int64_t Count(const Trace& t, std::string_view name) {
 }
 
 // The invariants of docs/tracing.md that hold in any mode: run and syscall slices of one M
-// never overlap; kernel slices lie inside one of them or between them; spawn, park and
-// ready counts equal otherData.counters.
+// never overlap, nor run slices of one P; kernel slices lie inside one of them or between
+// them; spawn, park and ready counts equal otherData.counters.
 void CheckInvariants(const Trace& t) {
   struct S {
     int64_t b, e;
   };
-  std::map<int64_t, std::vector<S>> user, kernel;  // by M track
+  std::map<int64_t, std::vector<S>> user, kernel, ps;  // by M track; by P track
   for (const Event& e : t.events) {
+    if (e.ph == 'X' && e.pid == 1) ps[e.tid].push_back({e.ts_ns, e.end_ns()});
     if (e.ph != 'X' || e.pid != 2) continue;
     S s{e.ts_ns, e.end_ns()};
     if (e.cat == "run" || e.cat == "syscall") {
@@ -71,6 +72,12 @@ void CheckInvariants(const Trace& t) {
     std::sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.b < b.b; });
     for (std::size_t i = 1; i < v.size(); i++) {
       ASSERT_LE(v[i - 1].e, v[i].b) << "overlapping slices on M track " << tid << " at " << v[i].b;
+    }
+  }
+  for (auto& [tid, v] : ps) {
+    std::sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.b < b.b; });
+    for (std::size_t i = 1; i < v.size(); i++) {
+      ASSERT_LE(v[i - 1].e, v[i].b) << "overlapping slices on P track " << tid << " at " << v[i].b;
     }
   }
   for (auto& [tid, v] : kernel) {
@@ -290,6 +297,60 @@ TEST(Trace, AGBeginsOnlyAfterItIsMadeRunnable) {
   Trace t = Load(path);
   EXPECT_EQ(t.other_data.dropped_events, 0);
   CheckInvariants(t);
+  unlink(path.c_str());
+}
+
+// sysmon takes the only P from a G that never reaches a safe point, and other Gs run on it
+// while the hog runs on without it: the hog's slice stays whole on its M's track, but on
+// the P's track it ends at the handoff, so the P's slices do not overlap (CheckInvariants).
+TEST(Trace, AHogsSliceLeavesItsPWhereThePWasTaken) {
+  HangGuard guard;
+  std::string path = TempPath("hog");
+  std::atomic<bool> flag{false};
+  std::atomic<uint64_t> hog_id{0};
+  mn::Stats st{};
+  mn::run(
+      [&] {
+        mn::Chan<int> started;
+        mn::WaitGroup wg;
+        wg.add(2);
+        mn::go([&] {
+          hog_id.store(mn::detail::GetM()->curg->id);
+          started.send(1);  // readies main, which must wait for this P
+          while (!flag.load(std::memory_order_relaxed)) {
+          }
+          wg.done();  // a safe point: the hog takes a P again
+        });
+        started.recv();
+        mn::go([&] {
+          for (int i = 0; i < 10; i++) mn::yield();  // slices on the taken P
+          flag.store(true, std::memory_order_relaxed);
+          wg.done();
+        });
+        wg.wait();
+        st = mn::stats();
+      },
+      // sysmon's taking is under test, not kernel feedback's.
+      mn::Options{.procs = 1, .kernel_feedback = mn::KernelFeedback::kOff,
+                  .trace_path = path.c_str()});
+  ASSERT_GE(st.hogs, 1);
+  Trace t = Load(path);
+  CheckInvariants(t);
+  const auto hog = static_cast<int64_t>(hog_id.load());
+  std::vector<int64_t> takes;
+  for (const Event& e : t.events) {
+    if (e.name == "handoff" && e.StringArg("reason") == "hog") takes.push_back(e.ts_ns);
+  }
+  ASSERT_FALSE(takes.empty());
+  // The hog's M slice holds the first take; one of its P slices ends there.
+  bool m_holds = false, p_ends = false;
+  for (const Event& e : t.events) {
+    if (e.ph != 'X' || e.cat != "run" || e.IntArg("g") != hog) continue;
+    if (e.pid == 2) m_holds |= e.ts_ns < takes[0] && takes[0] < e.end_ns();
+    if (e.pid == 1) p_ends |= e.StringArg("end") == "handoff" && e.end_ns() == takes[0];
+  }
+  EXPECT_TRUE(m_holds) << "the hog's run on its M is cut at the take";
+  EXPECT_TRUE(p_ends) << "no P slice of the hog ends at the take";
   unlink(path.c_str());
 }
 

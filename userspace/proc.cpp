@@ -1245,6 +1245,7 @@ void ReacquireP(M* m) {
     pp = PidleGet(rt);
   }
   if (pp != nullptr) AcquireP(m, pp);
+  TracePMoved(m, g);
   m->in_rt.store(0, std::memory_order_release);
   if (pp == nullptr) SwitchToG0(m, g, SwitchReason::kReacquire);
 }
@@ -1347,13 +1348,14 @@ bool TakeP(Runtime* rt, P* pp, M* m, TakeReason why) {
   pp->m.store(nullptr, std::memory_order_relaxed);
   pp->status.store(PStatus::kIdle, std::memory_order_relaxed);
   SetHint(m->hints->p, -1);  // before kTaken: after it the M may take another P at once
+  // Before kTaken too: the M reads the handoff's time once it sees kTaken (trace.hpp).
+  TraceHandoff(rt, pp, m, hog ? HandoffWhy::kHog
+                              : why == TakeReason::kDescheduled ? HandoffWhy::kKernel
+                                                                : HandoffWhy::kSyscall);
   m->pstate.store(kPStateTaken, std::memory_order_release);
   rt->handoffs.fetch_add(1, std::memory_order_relaxed);
   pp->handoffs.fetch_add(1, std::memory_order_relaxed);
   if (hog) rt->hogs.fetch_add(1, std::memory_order_relaxed);
-  TraceHandoff(rt, pp, hog ? HandoffWhy::kHog
-                           : why == TakeReason::kDescheduled ? HandoffWhy::kKernel
-                                                             : HandoffWhy::kSyscall);
   HandoffP(rt, pp);
   return true;
 }
@@ -1369,7 +1371,7 @@ void HandOffOwnP(M* m) {
   if (pp != nullptr) {
     m->rt->handoffs.fetch_add(1, std::memory_order_relaxed);
     pp->handoffs.fetch_add(1, std::memory_order_relaxed);
-    TraceHandoff(m->rt, pp, HandoffWhy::kSyscall);
+    TraceHandoff(m->rt, pp, m, HandoffWhy::kSyscall);
     HandoffP(m->rt, pp);
   }
 }

@@ -105,12 +105,16 @@ struct M {
   // buffers within trace generation tseq_gen. preempt_switch: the G's next switch to g0
   // is sysmon's preemption (PStateSlow), for the run slice's `end`. trace_raw: the clock
   // read of this M's latest event; trace_warm: the M has not waited (slept, polled, spun)
-  // since, so a run begin may take trace_raw as its time (trace.hpp).
+  // since, so a run begin may take trace_raw as its time (trace.hpp). trace_taken_raw:
+  // the clock reading of the handoff that took this M's P (0: untraced), written by the
+  // taker before its release store of kPStateTaken, read by the M once it has seen that
+  // store (acquire), so that its P's track ends where the P went (TraceTakenMark).
   std::atomic<TraceBuf*> tbuf{nullptr};
   uint64_t tseq = 0;
   uint64_t tseq_gen = 0;
   int64_t trace_raw = 0;
   bool trace_warm = false;
+  int64_t trace_taken_raw = 0;
   bool preempt_switch = false;
 };
 

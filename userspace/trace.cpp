@@ -107,6 +107,20 @@ void Tracer::EmitRunBegin(M* m, G* g, uint64_t c) {
   Put(m, raw, Head(TraceType::kRunBegin), g->id, g->label, c);
 }
 
+uint64_t Tracer::Mark(int64_t raw) const {
+  int64_t raw0 = raw0_.load(std::memory_order_relaxed);
+  // 0: a handoff before this trace (or untraced): the slice began after it anyway.
+  return raw == 0 || raw < raw0 ? 0 : static_cast<uint64_t>(raw - raw0) + 1;
+}
+
+uint64_t Tracer::TakenMark(M* m) const {
+  if (m->p == nullptr) return 0;
+  // acquire: pairs with TakeP's release store of kPStateTaken, after its write of
+  // trace_taken_raw. A take after this load ends the P's part after the event anyway.
+  if ((m->pstate.load(std::memory_order_acquire) & kPStateTaken) == 0) return 0;
+  return Mark(m->trace_taken_raw);
+}
+
 // The common case inline, without a call: a hook's whole cost is then the clock read
 // and some ten instructions (the slow cases are out of line so as not to burden it).
 // The event's words are stored straight into the buffer: built on the stack and copied,
@@ -376,6 +390,11 @@ absl::Status Tracer::Write(const SpinCounters& counters) {
     TraceEvent x = e;
     int64_t ns = std::max<int64_t>(ToNs(e.ns()), 0);
     x.head = static_cast<uint64_t>(ns) << 16 | (e.head & 0xffff);
+    TraceType type = e.type();
+    if ((type == TraceType::kRunEnd || type == TraceType::kSyscallBegin ||
+         type == TraceType::kPMoved) && e.b != 0) {
+      x.b = static_cast<uint64_t>(std::max<int64_t>(ToNs(static_cast<int64_t>(e.b - 1)), 0)) + 1;
+    }
     json.Add(m, x);
   };
   v.kernel = [&](const mn_trace_record& r) {
@@ -423,12 +442,14 @@ void TraceRunEndSlow(M* m, G* g, SwitchReason why) {
   if (end == RunEndWhy::kPark) {
     flags |= static_cast<uint8_t>(g->wait_reason.load(std::memory_order_relaxed)) << 3;
   }
-  g->trace_raw = TracerOf(m->rt)->Emit(m, Head(TraceType::kRunEnd, flags), g->id, 0, 0);
+  Tracer* tr = TracerOf(m->rt);
+  g->trace_raw = tr->Emit(m, Head(TraceType::kRunEnd, flags), g->id, tr->TakenMark(m), 0);
 }
 
 void TraceSyscallSlow(M* m, G* g, bool enter) {
   if (enter) {
-    TracerOf(m->rt)->Emit(m, Head(TraceType::kSyscallBegin), g->id, 0, 0);
+    Tracer* tr = TracerOf(m->rt);
+    tr->Emit(m, Head(TraceType::kSyscallBegin), g->id, tr->TakenMark(m), 0);
     return;
   }
   bool has_p = m->p != nullptr && (m->pstate.load(std::memory_order_relaxed) & kPStateTaken) == 0;
@@ -452,9 +473,17 @@ void TraceStealSlow(M* m, P* victim) {
                         static_cast<uint64_t>(victim->id), pp->runq.Size() + 1);
 }
 
-void TraceHandoffSlow(Runtime* rt, P* pp, HandoffWhy why) {
-  TracerOf(rt)->Emit(GetM(), Head(TraceType::kHandoff, static_cast<uint8_t>(why)),
-                     static_cast<uint64_t>(pp->id), 0, 0);
+int64_t TraceHandoffSlow(Runtime* rt, P* pp, HandoffWhy why) {
+  return TracerOf(rt)->Emit(GetM(), Head(TraceType::kHandoff, static_cast<uint8_t>(why)),
+                            static_cast<uint64_t>(pp->id), 0, 0);
+}
+
+void TracePMovedSlow(M* m, G* g) {
+  // ReacquireP reset pstate after it saw kTaken (acquire), so trace_taken_raw is the
+  // taker's; m->p is the P it took, if any.
+  Tracer* tr = TracerOf(m->rt);
+  tr->Emit(m, Head(TraceType::kPMoved), g->id, tr->Mark(m->trace_taken_raw),
+           m->p != nullptr ? static_cast<uint64_t>(m->p->id) : ~uint64_t{0});
 }
 
 void TraceTimerSlow(Runtime* rt, G* readied) {

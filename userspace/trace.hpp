@@ -77,7 +77,15 @@ enum class TraceType : uint8_t {
   kSteal,         // a: thief P, b: victim P, c: Gs taken
   kHandoff,       // a: P id; flags: HandoffWhy
   kTimer,         // a: the G readied (0: none)
+  kPMoved,        // a: G id, b: taken mark, c: the P it runs on now (or -1): see below
 };
+// A run slice lies on its M's track and on its P's. A hog's P can be taken while its G
+// runs on (proc.cpp, "Taking a P away"), and the M learns of it only at its next safe
+// point or switch. So the events that can end or move a slice carry a taken mark: 0, or 1
+// + the time the P was taken (the handoff's reading, relative as head's), where the P's
+// part of the slice ends, while the M's runs on to the event: a run end and a syscall
+// begin (in b), and kPMoved, which the M records where it acts on the loss (ReacquireP):
+// from then on the slice lies on the P it took (c), if any.
 
 // Why a run slice ended (its `end` argument).
 enum class RunEndWhy : uint8_t { kPark, kYield, kPreempt, kExit, kSyscall, kHandoff };
@@ -129,6 +137,10 @@ class Tracer {
   int64_t Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c);
   // Emit for g's run begin on m, which may reuse m's latest reading (invariants above).
   void EmitRunBegin(M* m, G* g, uint64_t c);
+  // The taken mark (kPMoved's comment) of a handoff at clock reading raw.
+  uint64_t Mark(int64_t raw) const;
+  // The taken mark for an event m is about to record: its P's handoff, if it was taken.
+  uint64_t TakenMark(M* m) const;
 
  private:
   // Emit at clock reading raw.
@@ -196,7 +208,8 @@ void TraceSyscallSlow(M* m, G* g, bool enter);
 void TraceSpawnSlow(Runtime* rt, G* g, uint64_t label);
 void TraceReadySlow(Runtime* rt, G* g);
 void TraceStealSlow(M* m, P* victim);
-void TraceHandoffSlow(Runtime* rt, P* pp, HandoffWhy why);
+int64_t TraceHandoffSlow(Runtime* rt, P* pp, HandoffWhy why);
+void TracePMovedSlow(M* m, G* g);
 void TraceTimerSlow(Runtime* rt, G* readied);
 
 // A G starts or resumes running on m (Execute), or stops (back on g0, m->reason set).
@@ -221,8 +234,16 @@ inline void TraceReady(Runtime* rt, G* g) {
 inline void TraceSteal(M* m, P* victim) {
   if (Tracing(m->rt)) [[unlikely]] TraceStealSlow(m, victim);
 }
-inline void TraceHandoff(Runtime* rt, P* pp, HandoffWhy why) {
-  if (Tracing(rt)) [[unlikely]] TraceHandoffSlow(rt, pp, why);
+// pp is taken from m (null: no M held it) and handed off. Called before the release
+// store of kPStateTaken that m acts on: m->trace_taken_raw is the handoff's reading then.
+inline void TraceHandoff(Runtime* rt, P* pp, M* m, HandoffWhy why) {
+  int64_t raw = 0;
+  if (Tracing(rt)) [[unlikely]] raw = TraceHandoffSlow(rt, pp, why);
+  if (m != nullptr) m->trace_taken_raw = raw;
+}
+// m's G, whose P was taken, runs on: on m->p now (null: none yet).
+inline void TracePMoved(M* m, G* g) {
+  if (Tracing(m->rt)) [[unlikely]] TracePMovedSlow(m, g);
 }
 inline void TraceTimer(Runtime* rt, G* readied) {
   if (Tracing(rt)) [[unlikely]] TraceTimerSlow(rt, readied);

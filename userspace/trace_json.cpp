@@ -133,18 +133,29 @@ void TraceJson::Slice(int pid, int64_t tid, const char* cat, int64_t ns, int64_t
   cur_ += R"(,"name":)";
 }
 
-void TraceJson::Close(int64_t m, Track& t, int64_t ts, const char* end) {
+void TraceJson::CloseP(Track& t, int64_t ts, const char* end, uint64_t taken) {
+  if (t.p < 0) return;
+  int64_t p_end = ts;
+  if (taken != 0 && static_cast<int64_t>(taken - 1) < ts) {
+    p_end = std::max(static_cast<int64_t>(taken - 1), t.p_begin);
+    end = "handoff";
+  }
+  // Taken before it began here (the M's reading of its new P came first): nothing held.
+  if (taken == 0 || p_end > t.p_begin) {
+    Slice(kPidPs, t.p + 1, "run", t.p_begin, p_end - t.p_begin);
+    AppendGName(t.g, t.label);
+    absl::StrAppend(&cur_, R"(,"args":{"g":)", t.g, R"(,"end":")", end, R"("}})");
+  }
+  t.p = -1;
+}
+
+void TraceJson::Close(int64_t m, Track& t, int64_t ts, const char* end, uint64_t taken) {
   if (t.open == Open::kNone) return;
   if (t.open == Open::kRun) {
-    for (int track = 0; track < (t.p >= 0 ? 2 : 1); track++) {
-      if (track == 0) {
-        Slice(kPidMs, m + 1, "run", t.begin, ts - t.begin);
-      } else {
-        Slice(kPidPs, t.p + 1, "run", t.begin, ts - t.begin);
-      }
-      AppendGName(t.g, t.label);
-      absl::StrAppend(&cur_, R"(,"args":{"g":)", t.g, R"(,"end":")", end, R"("}})");
-    }
+    Slice(kPidMs, m + 1, "run", t.begin, ts - t.begin);
+    AppendGName(t.g, t.label);
+    absl::StrAppend(&cur_, R"(,"args":{"g":)", t.g, R"(,"end":")", end, R"("}})");
+    CloseP(t, ts, end, taken);
   } else {
     Slice(kPidMs, m + 1, "syscall", t.begin, ts - t.begin);
     absl::StrAppend(&cur_, R"("syscall","args":{"g":)", t.g, "}}");
@@ -176,6 +187,7 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       t.g = e.a;
       t.label = e.b;
       t.p = static_cast<int32_t>(e.c);
+      t.p_begin = ns;
       break;
     case TraceType::kRunEnd: {
       auto why = static_cast<RunEndWhy>(e.flags() & 7);
@@ -185,7 +197,7 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
         AppendJsonString(&cur_, WaitReasonString(static_cast<WaitReason>(e.flags() >> 3)));
         cur_ += "}}";
       }
-      if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags() & 7));
+      if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags() & 7), e.b);
       if (why == RunEndWhy::kExit) {
         if (auto it = live_.find(e.a); it != live_.end()) {
           GEnd(e.a, it->second, ns, false);
@@ -197,7 +209,7 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
     case TraceType::kSyscallBegin: {
       uint64_t g = t.open == Open::kRun ? t.g : e.a;
       uint64_t label = t.open == Open::kRun ? t.label : 0;
-      Close(m, t, ns, "syscall");
+      Close(m, t, ns, "syscall", e.b);
       t.open = Open::kSyscall;
       t.begin = ns;
       t.g = g;
@@ -213,6 +225,7 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       t.g = e.a;
       t.label = label;
       t.p = static_cast<int32_t>(e.c);
+      t.p_begin = ns;
       break;
     }
     case TraceType::kSpawn: {
@@ -241,6 +254,13 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
     case TraceType::kTimer:
       Instant(m, "timer fired", "timer", ns);
       absl::StrAppend(&cur_, R"("g":)", e.a, "}}");
+      break;
+    case TraceType::kPMoved:
+      if (t.open == Open::kRun && t.g == e.a) {
+        CloseP(t, ns, "handoff", e.b);
+        t.p = static_cast<int32_t>(e.c);
+        t.p_begin = ns;
+      }
       break;
   }
   if (!t.pending.empty()) Place(m, t, false);

@@ -7,6 +7,9 @@
 //    slice (run or syscall) is open, and a begin closes the one open, so run and syscall
 //    slices never overlap however events were lost; timestamps are clamped to never go
 //    back on a track.
+//  - A run slice's part on its P's track ends where the P was taken (the taken mark of
+//    the event that ends or moves it, trace.hpp), and goes on from kPMoved on the P the
+//    M took: a P's track shows only the time the G held it.
 //  - A kernel slice is placed only once the M's own events have passed its end (or at
 //    Finish). An M takes no timestamp while off its CPU, so every off-CPU interval falls
 //    inside one of its slices or one of its gaps; it is clipped to that container, which
@@ -73,13 +76,17 @@ class TraceJson {
     int64_t begin = 0;
     uint64_t g = 0, label = 0;
     int32_t p = -1;
+    int64_t p_begin = 0;       // where the slice's part on P p began
     int64_t last = 0;          // the latest timestamp on the track
     std::deque<Slice> closed;  // recent closed slices, for placing kernel slices
     std::deque<KernelSlice> pending;  // kernel slices the track has not passed yet
   };
 
   Track& TrackOf(int64_t m);
-  void Close(int64_t m, Track& t, int64_t ts, const char* end);
+  // taken: the event's taken mark, as converted to ns + 1 (0: none).
+  void Close(int64_t m, Track& t, int64_t ts, const char* end, uint64_t taken = 0);
+  // The P's part of t's open run slice, up to ts or where the P was taken.
+  void CloseP(Track& t, int64_t ts, const char* end, uint64_t taken);
   void Place(int64_t m, Track& t, bool final);
   void PlaceOne(int64_t m, Track& t, const KernelSlice& k);
   // One event object, with its leading comma, into the current chunk.
