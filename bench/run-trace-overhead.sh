@@ -59,11 +59,17 @@
 #   ok       overhead at most 15%
 #   OVER     above 15%, and so is the whole confidence interval: a real cost
 #   over?    above 15% but the interval reaches 15% or below (or a single run): noise
+# and, before it, the row's clock floor: what the clock reads alone cost, below which no
+# recorder that stamps each event with a reading of its own (a run begin may borrow its
+# M's previous one, as this one's do) can go: the whole-run traces' otherData.clock
+# (the reads the events took, and one read's cost as the recorder measured it) as a share
+# of the untraced run's time (its ms= figure), medians of each.
 # Then the suite: per procs value, for mnsched whole, mnsched ring and Go traced, the
 # geometric mean over the workloads of each workload's paired ratio traced/off (on its
 # suite metric: its first metric, syscall_ns for blocking; marked * in the overheads
 # table), as a percent with its 95% confidence interval (from the runs' noise; none with a
-# single run), and its verdict as above (worse of whole and ring). The closing lines: the
+# single run), and its verdict as above (worse of whole and ring), and the clock floor of
+# the suite (the geometric mean of 1 + each workload's floor). The closing lines: the
 # target's verdict on the suite, then the rows over 15% workload by workload.
 # Run it on a quiet machine: with a VM or another benchmark beside it the spread swamps
 # the figures (the script warns when a qemu is running). Each run starts after a `sync`,
@@ -77,10 +83,10 @@
 #                             "paired_ci_pct": [low, high], "trace_bytes"},
 #                   "ring": {the same as whole},
 #                   "go_off": {the same as off}, "go_traced": {the same as whole},
-#                   "verdict", "error"}, ...],
+#                   "floor_pct", "clock_reads", "read_ns", "verdict", "error"}, ...],
 #    "suite": [{"procs", "workloads": [names], "whole": {"geomean_pct", "ci_pct": [low,
 #               high], "count"}, "ring": {the same}, "go_traced": {the same},
-#               "verdict"}, ...]}
+#               "floor_pct", "verdict"}, ...]}
 # ("go" is the Go version, null without the peer, as are go_off and go_traced; null where
 # there is no value; "error" is set, with a command to reproduce it, when a run failed;
 # "verdict" is mnsched's).
@@ -262,6 +268,11 @@ run_one() {
     sync
     wait_for_idle
     run_case ${go[@]+"${go[@]}"} "$c" "$procs" "$side" "tracing $side" "${env[@]}" || return 1
+    if [[ "$side" == off ]]; then
+        # The run's whole time, which the clock floor is a share of.
+        printf '%s %s off run_ms %s\n' "$c" "$procs" \
+            "$(field "$(grep -E "^${case_word[$c]} system=mnsched " "$outfile" | tail -n 1)" ms)" >>"$results"
+    fi
     [[ "$side" == off || "$side" == go_off ]] && return 0
     if [[ "$side" == go_* ]]; then
         case_cmd "$c" "$(go_bin "${case_target[$c]}")"
@@ -275,6 +286,15 @@ run_one() {
     fi
     bytes="$(stat -c %s "$file")"
     printf '%s %s %s trace_bytes %s\n' "$c" "$procs" "$side" "$bytes" >>"$results"
+    if [[ "$side" == whole ]]; then
+        # otherData, the file's end: the clock reads the events took and one read's cost.
+        local clock
+        clock="$(tail -c 1024 "$file" | grep -oE '"clock":\{"reads":[0-9]+,"read_ns":[0-9.]+\}' || true)"
+        if [[ "$clock" =~ \"reads\":([0-9]+),\"read_ns\":([0-9.]+) ]]; then
+            printf '%s %s whole clock_reads %s\n%s %s whole read_ns %s\n' "$c" "$procs" \
+                "${BASH_REMATCH[1]}" "$c" "$procs" "${BASH_REMATCH[2]}" >>"$results"
+        fi
+    fi
     if (( quick )); then
         if [[ "$side" == go_traced ]]; then
             if [[ "$(head -c 5 "$file")" != "go 1." ]]; then
@@ -371,7 +391,8 @@ for s in "${traced_sides[@]}"; do
     name="$s"; [[ "$s" == go_traced ]] && name=go
     ovh_hdr+=("$name" "$name paired [95% CI]"); ovh_sep+=(-------- ------------------------); ovh_fmt+=' %8s %24s'
 done
-ovh_hdr+=(verdict); ovh_sep+=(-------); ovh_fmt+=' %-7s\n'
+ovh_hdr+=(floor verdict); ovh_sep+=(------ -------); ovh_fmt+=' %6s %-7s\n'
+declare -A floor_of=()   # "case procs" -> the clock floor, percent (or -)
 
 for c in "${cases[@]}"; do
     n_val="${case_args[$c]%% *}"; n_val="${n_val#*=}"
@@ -381,6 +402,15 @@ for c in "${cases[@]}"; do
         err="$(err_of "$c" "$p" off)"
         go_err=""
         (( run_go )) && go_err="$(err_of "$c" "$p" go_off)"
+        # The clock floor: the whole-run traces' clock reads times one read's cost, as a
+        # share of the untraced run's time (medians).
+        read -r f_reads _ <<<"$(case_stats "$c" "$p" whole clock_reads)"
+        read -r f_read_ns _ <<<"$(case_stats "$c" "$p" whole read_ns)"
+        read -r f_ms _ <<<"$(case_stats "$c" "$p" off run_ms)"
+        floor="$(awk -v r="$f_reads" -v k="$f_read_ns" -v ms="$f_ms" 'BEGIN {
+            if (r ~ /^[0-9.eE+]+$/ && k ~ /^[0-9.eE+]+$/ && ms ~ /^[0-9.eE+]+$/ && ms + 0 > 0) printf "%+.1f", 100 * r * k / (ms * 1e6)
+            else print "-" }')"
+        floor_of["$c $p"]="$floor"
         for m in ${case_metrics[$c]}; do
             declare -A md=() sp=() lo=() hi=() list=() ov=() pe=() plo=() phi=() bytes=()
             for side in "${sides[@]}"; do
@@ -423,17 +453,18 @@ for c in "${cases[@]}"; do
             for side in "${traced_sides[@]}"; do
                 row+=("$(pct "${ov[$side]}")" "$(pci "${pe[$side]}" "${plo[$side]}" "${phi[$side]}")")
             done
-            row+=("$row_verdict")
+            row+=("$(pct "$floor")" "$row_verdict")
             # shellcheck disable=SC2059
             ovh_rows+=("$(printf "$ovh_fmt" "${row[@]}")")
 
             all_err="$err"
             [[ -n "$go_err" ]] && all_err="${all_err:+$all_err; }$go_err"
-            json_rows+=("$(printf '{"workload": %s, "metric": %s, "unit": %s, "n": %s, "rounds": %s, "procs": %s, "suite_metric": %s, "off": %s, "whole": %s, "ring": %s, "go_off": %s, "go_traced": %s, "verdict": %s, "error": %s}' \
+            json_rows+=("$(printf '{"workload": %s, "metric": %s, "unit": %s, "n": %s, "rounds": %s, "procs": %s, "suite_metric": %s, "off": %s, "whole": %s, "ring": %s, "go_off": %s, "go_traced": %s, "floor_pct": %s, "clock_reads": %s, "read_ns": %s, "verdict": %s, "error": %s}' \
                 "$(json_str "$c")" "$(json_str "$m")" "$(json_str "$(unit "$m")")" "$(json_num "$n_val")" \
                 "$(json_num "$rounds_val")" "$p" "$( ((in_suite)) && echo true || echo false )" \
                 "$(side_json off)" "$(side_json whole)" "$(side_json ring)" \
                 "$(side_json go_off)" "$(side_json go_traced)" \
+                "$(json_num "$floor")" "$(json_num "$f_reads")" "$(json_num "$f_read_ns")" \
                 "$( [[ "$row_verdict" != - ]] && json_str "$row_verdict" || printf null )" \
                 "$( [[ -n "$all_err" ]] && json_str "$all_err" || printf null )")")
             unset md sp lo hi list ov pe plo phi bytes
@@ -469,11 +500,12 @@ suite_lines=()
 echo
 printf 'suite: the geometric mean over the workloads of each one'"'"'s paired ratio traced/off (its * metric),\n'
 printf 'as a percent [95%% CI from the runs'"'"' noise]; verdict: mnsched'"'"'s (worse of whole and ring) against %s%%\n' "$target_pct"
-suite_fmt='%5s %9s %24s %24s %24s %-7s\n'
+printf 'clock floor: the geometric mean over the same workloads of 1 + their floor (the clock reads'"'"' share)\n'
+suite_fmt='%5s %9s %24s %24s %24s %11s %-7s\n'
 # shellcheck disable=SC2059
-printf "$suite_fmt" procs workloads "mnsched whole" "mnsched ring" "$( ((run_go)) && echo 'go traced' || echo '(go: not run)')" verdict
+printf "$suite_fmt" procs workloads "mnsched whole" "mnsched ring" "$( ((run_go)) && echo 'go traced' || echo '(go: not run)')" "clock floor" verdict
 # shellcheck disable=SC2059
-printf "$suite_fmt" ----- --------- ------------------------ ------------------------ ------------------------ -------
+printf "$suite_fmt" ----- --------- ------------------------ ------------------------ ------------------------ ----------- -------
 for p in "${procs_list[@]}"; do
     declare -A ge=() gl=() gh=() gn=() gw=()
     p_verdict="-"
@@ -500,10 +532,16 @@ for p in "${procs_list[@]}"; do
         fi
     done
     suite_verdict="$(worse "$suite_verdict" "$p_verdict")"
+    # The floor over the workloads of the whole side's figure (- if one has none).
+    p_floor="$(for c in ${gw[whole]}; do printf '%s\n' "${floor_of["$c $p"]:--}"; done | awk '
+        { if ($1 == "-") bad = 1; else { s += log(1 + $1 / 100); n++ } }
+        END { if (bad || n == 0) print "-"; else printf "%+.1f\n", 100 * (exp(s / n) - 1) }')"
+    [[ "$p_floor" != - ]] && suite_lines+=("procs=$p clock floor: $p_floor% (the clock reads alone)")
     # shellcheck disable=SC2059
     printf "$suite_fmt" "$p" "${gn[whole]}" "$(pci "${ge[whole]}" "${gl[whole]}" "${gh[whole]}")" \
         "$(pci "${ge[ring]}" "${gl[ring]}" "${gh[ring]}")" \
-        "$( ((run_go)) && pci "${ge[go_traced]}" "${gl[go_traced]}" "${gh[go_traced]}" || printf -- - )" "$p_verdict"
+        "$( ((run_go)) && pci "${ge[go_traced]}" "${gl[go_traced]}" "${gh[go_traced]}" || printf -- - )" \
+        "$(pct "$p_floor")" "$p_verdict"
     # suite_side_json SIDE: the suite's figure for SIDE at this procs, or null.
     suite_side_json() {
         [[ -n "${ge[$1]+x}" ]] || { printf null; return; }
@@ -513,8 +551,9 @@ for p in "${procs_list[@]}"; do
     }
     wl=""
     for c in ${gw[whole]}; do wl+="${wl:+, }$(json_str "$c")"; done
-    suite_json+=("$(printf '{"procs": %s, "workloads": [%s], "whole": %s, "ring": %s, "go_traced": %s, "verdict": %s}' \
+    suite_json+=("$(printf '{"procs": %s, "workloads": [%s], "whole": %s, "ring": %s, "go_traced": %s, "floor_pct": %s, "verdict": %s}' \
         "$p" "$wl" "$(suite_side_json whole)" "$(suite_side_json ring)" "$(suite_side_json go_traced)" \
+        "$(json_num "$p_floor")" \
         "$( [[ "$p_verdict" != - ]] && json_str "$p_verdict" || printf null )")")
     unset ge gl gh gn gw
 done

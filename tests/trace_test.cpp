@@ -224,6 +224,18 @@ TEST(Trace, WholeRunIsValidAndComplete) {
   EXPECT_EQ(od.readies, end.readies);
   EXPECT_EQ(Count(t, "steal"), steals);
   EXPECT_GT(steals, 0);
+  // Each spawn and ready took a clock reading of its own; no event took two, and a run
+  // slice is two events (a begin, which may borrow its M's reading, and an end).
+  int64_t instants = 0, m_slices = 0;
+  for (const Event& e : t.events) {
+    instants += e.ph == 'i';
+    m_slices += e.ph == 'X' && e.pid == 2 && e.cat != "kernel";
+  }
+  ASSERT_TRUE(od.clock_reads.has_value());
+  EXPECT_GE(*od.clock_reads, *od.spawns + *od.readies);
+  EXPECT_LE(*od.clock_reads, instants + 2 * m_slices);
+  ASSERT_TRUE(od.clock_read_ns.has_value());
+  EXPECT_GT(*od.clock_read_ns, 0);
 
   // Every G spawned has one begin and one end (at the trace's stop, with alive: true, for
   // one still finishing after its wg.done()); the names carry the label.

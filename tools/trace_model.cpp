@@ -211,6 +211,18 @@ absl::Status ReadOtherData(const Value& v, OtherData* od) {
       *out = n;
     }
   }
+  if (const Value* c = v.Find("clock"); c != nullptr) {
+    if (!c->is_object()) return bad("clock", *c, "an object");
+    if (c->Find("reads") != nullptr) {
+      int64_t n = 0;
+      if (absl::Status s = integer(*c, "clock.", "reads", &n); !s.ok()) return s;
+      od->clock_reads = n;
+    }
+    if (const Value* ns = c->Find("read_ns"); ns != nullptr) {
+      if (!ns->is_number() || ns->as_number() < 0) return bad("clock.read_ns", *ns, "a number of nanoseconds");
+      od->clock_read_ns = ns->as_number();
+    }
+  }
   return absl::OkStatus();
 }
 

@@ -80,6 +80,8 @@ struct OtherData {
   int64_t dropped_events = 0;
   bool kernel = false;
   std::optional<int64_t> spawns, parks, readies;  // counters
+  std::optional<int64_t> clock_reads;  // clock.reads
+  std::optional<double> clock_read_ns;  // clock.read_ns
 };
 
 class Trace {

@@ -158,6 +158,8 @@ class Tracer {
   void Pass(bool final);
   // The nanoseconds since the start of the trace of an event's clock reading.
   int64_t ToNs(int64_t raw) const;
+  // What one TraceRaw costs on this machine (measured once, at the first stop).
+  double ClockReadNs();
   // The JSON, from the spool, into file_.
   absl::Status Write(const SpinCounters& counters);
 
@@ -190,6 +192,7 @@ class Tracer {
   std::size_t ring_bytes_ = 0;
   FILE* file_ = nullptr;
   SpinCounters counters0_;
+  double clock_read_ns_ = 0;
 
   std::thread flusher_;
   std::mutex wake_mu_;

@@ -384,11 +384,12 @@ absl::Status TraceJson::Finish(const TraceSummary& s) {
       "\n],\n"
       R"("otherData":{"producer":"mnsched","format":1,"pid":%d,"procs":%d,"mode":"%s",)"
       R"("ring_bytes":%d,"dropped_events":%d,"kernel":%s,)"
-      R"("counters":{"spawns":%d,"parks":%d,"readies":%d}}})"
+      R"("counters":{"spawns":%d,"parks":%d,"readies":%d},)"
+      R"("clock":{"reads":%d,"read_ns":%.2f}}})"
       "\n",
       s.pid, s.procs, ring_bytes_ != 0 ? "ring" : "whole", ring_bytes_, s.dropped + dropped_,
       s.kernel || kernel_ ? "true" : "false", s.counters.spawns, s.counters.parks,
-      s.counters.readies);
+      s.counters.readies, s.clock_reads, s.clock_read_ns);
   if (ring_bytes_ == 0) {
     Write(cur_);
   } else {

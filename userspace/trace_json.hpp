@@ -49,6 +49,11 @@ struct TraceSummary {
   bool kernel = false;
   int64_t dropped = 0;  // events lost before the writer (no buffer, kernel ring full)
   SpinCounters counters;  // over the traced interval
+  // The clock reads the recorder took for the events written (a run begin that took its
+  // M's previous reading took none), and what one costs (Tracer::ClockReadNs): their
+  // product is the least the trace could have cost the run, what bench/ calls the floor.
+  int64_t clock_reads = 0;
+  double clock_read_ns = 0;
   std::vector<std::pair<int64_t, int32_t>> ms;  // every M: id, thread id
 };
 
