@@ -8,10 +8,10 @@
 //  - Blocks come back (Replay) in the order they were added, each whole. A block is one
 //    M's events in the order the M wrote them, or the runtime track's, or a batch of the
 //    kernel's records.
-//  - Events are kept encoded: each field as the varint of its zigzagged difference from
-//    the block's previous event, some 7 bytes instead of 32 (times a few hundred ns
-//    apart, the same G, label and P again and again). The decoder starts each block from
-//    zeros as the encoder did, so blocks stand alone and the ring may drop any.
+//  - Events are kept encoded (trace_spool.cpp, kHasFlags): the fields that differ from
+//    the block's previous event of the same type, each as the varint of its zigzagged
+//    difference, 4 to 5 bytes instead of 32. The decoder starts each block from zeros as
+//    the encoder did, so blocks stand alone and the ring may drop any.
 //  - Whole mode (ring_bytes 0) keeps every block: in memory up to kMemBytes, the oldest
 //    beyond that in an unlinked temporary file, so memory stays bounded however long
 //    the run. Ring mode keeps blocks in memory and, past ring_bytes, drops the oldest
