@@ -92,13 +92,16 @@ Tracer::~Tracer() {
   if (file_ != nullptr) std::fclose(file_);
 }
 
-int64_t Tracer::Emit(M* m, uint64_t type_flags, uint64_t a, uint64_t b, uint64_t c) {
+// Emit, EmitRunBegin and TakenMark are only called from the hooks below, each of which
+// they are inlined into: a call and the registers it saves cost as much as the stores.
+[[gnu::always_inline]] inline int64_t Tracer::Emit(M* m, uint64_t type_flags, uint64_t a,
+                                                   uint64_t b, uint64_t c) {
   int64_t raw = TraceRaw(tsc_.load(std::memory_order_relaxed));
   Put(m, raw, type_flags, a, b, c);
   return raw;
 }
 
-void Tracer::EmitRunBegin(M* m, G* g, uint64_t c) {
+[[gnu::always_inline]] inline void Tracer::EmitRunBegin(M* m, G* g, uint64_t c) {
   // m is this runtime's M, running this hook itself: its trace_* fields are its own.
   int64_t raw = m->trace_raw;
   if (!m->trace_warm || raw < raw0_.load(std::memory_order_relaxed) || raw < g->trace_raw) {
@@ -113,7 +116,7 @@ uint64_t Tracer::Mark(int64_t raw) const {
   return raw == 0 || raw < raw0 ? 0 : static_cast<uint64_t>(raw - raw0) + 1;
 }
 
-uint64_t Tracer::TakenMark(M* m) const {
+[[gnu::always_inline]] inline uint64_t Tracer::TakenMark(M* m) const {
   if (m->p == nullptr) return 0;
   // acquire: pairs with TakeP's release store of kPStateTaken, after its write of
   // trace_taken_raw. A take after this load ends the P's part after the event anyway.
