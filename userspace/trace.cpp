@@ -359,6 +359,16 @@ absl::Status Tracer::Start(const std::string& path, std::size_t ring_bytes) {
     max_bufs_ = hold_max_ + kWorkingBufs;
     free_.insert(free_.end(), full_.begin(), full_.end());
     full_.clear();
+    // The buffers the Ms will fill before the flusher recycles any, made and touched now:
+    // else each M page-faults in its first ones (16 faults a buffer, some 50 us here),
+    // hundreds of them in the first milliseconds of a busy trace. Up to kHoldBufs (a
+    // larger ring faults its oldest part in as it first fills).
+    const std::size_t ready = std::min(hold_max_, kHoldBufs) + kSpareBufs;
+    while (all_.size() < ready) {
+      all_.push_back(std::make_unique<TraceBuf>());
+      std::memset(static_cast<void*>(all_.back()->ev), 0, sizeof all_.back()->ev);
+      free_.push_back(all_.back().get());
+    }
   }
   gen_.fetch_add(1, std::memory_order_relaxed);
   t0_ = NanoTime();
