@@ -55,6 +55,10 @@ void CheckInvariants(const Trace& t) {
   struct S {
     int64_t b, e;
   };
+  // Ties by end: a slice of no length (the writer clamps a track's times so that they
+  // never go back, as when an M's thread moved to a CPU whose TSC reads a little behind)
+  // comes before one that begins at its instant.
+  auto by_time = [](const S& x, const S& y) { return x.b != y.b ? x.b < y.b : x.e < y.e; };
   std::map<int64_t, std::vector<S>> user, kernel, ps;  // by M track; by P track
   for (const Event& e : t.events) {
     if (e.ph == 'X' && e.pid == 1) ps[e.tid].push_back({e.ts_ns, e.end_ns()});
@@ -69,13 +73,13 @@ void CheckInvariants(const Trace& t) {
     }
   }
   for (auto& [tid, v] : user) {
-    std::sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.b < b.b; });
+    std::sort(v.begin(), v.end(), by_time);
     for (std::size_t i = 1; i < v.size(); i++) {
       ASSERT_LE(v[i - 1].e, v[i].b) << "overlapping slices on M track " << tid << " at " << v[i].b;
     }
   }
   for (auto& [tid, v] : ps) {
-    std::sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.b < b.b; });
+    std::sort(v.begin(), v.end(), by_time);
     for (std::size_t i = 1; i < v.size(); i++) {
       ASSERT_LE(v[i - 1].e, v[i].b) << "overlapping slices on P track " << tid << " at " << v[i].b;
     }
@@ -104,7 +108,7 @@ void CheckInvariants(const Trace& t) {
     if (e.ph == 'X' && e.pid == 2 && e.cat == "run") runs[e.IntArg("g").value_or(-1)].push_back({e.ts_ns, e.end_ns()});
   }
   for (auto& [g, v] : runs) {
-    std::sort(v.begin(), v.end(), [](const S& a, const S& b) { return a.b < b.b; });
+    std::sort(v.begin(), v.end(), by_time);
     for (std::size_t i = 1; i < v.size(); i++) {
       ASSERT_LE(v[i - 1].e, v[i].b) << "G " << g << " runs twice at once at " << v[i].b;
     }
@@ -309,6 +313,11 @@ TEST(Trace, AGBeginsOnlyAfterItIsMadeRunnable) {
   Trace t = Load(path);
   EXPECT_EQ(t.other_data.dropped_events, 0);
   CheckInvariants(t);
+  // Each outside spawn reaches the file before its G's exit, which ends its lifetime
+  // there: only the few Gs still running when main returned end alive, at the stop.
+  int64_t alive = 0;
+  for (const Event& e : t.events) alive += e.ph == 'e' && e.BoolArg("alive").value_or(false);
+  EXPECT_LE(alive, 8);
   unlink(path.c_str());
 }
 
@@ -383,6 +392,43 @@ TEST(Trace, RingKeepsTheLastMiB) {
   int64_t runs = 0;
   for (const Event& e : t.events) runs += e.cat == "run";
   EXPECT_GT(runs, 0);
+  unlink(path.c_str());
+}
+
+// Gs spawned from a thread outside the runtime are recorded on the runtime track, which
+// reaches the spool as it comes while the Ms' events wait in the ring: the file must stay
+// within the ring all the same, and every G ended alive must have begun in it.
+TEST(Trace, RingBoundsOutsideSpawns) {
+  HangGuard guard;
+  std::string path = TempPath("ring_outside");
+  const int spawns = mn::testing_util::kUnderTsan ? 20000 : 200000;
+  mn::run(
+      [&] {
+        mn::WaitGroup wg;
+        wg.add(spawns);
+        std::thread outside([&] {
+          for (int i = 0; i < spawns; i++) mn::go([&] { wg.done(); });
+        });
+        wg.wait();
+        outside.join();
+      },
+      mn::Options{.procs = 2, .trace_path = path.c_str(), .trace_ring_mib = 1});
+  struct stat st {};
+  ASSERT_EQ(stat(path.c_str(), &st), 0);
+  EXPECT_LT(st.st_size, (1 << 20) + (64 << 10));
+  Trace t = Load(path);
+  EXPECT_GT(t.other_data.dropped_events, 0);
+  std::set<uint64_t> begun;
+  for (const Event& e : t.events) {
+    if (e.ph == 'b' && e.id) begun.insert(*e.id);
+  }
+  int64_t alive = 0;
+  for (const Event& e : t.events) {
+    if (e.ph != 'e' || !e.id || !e.BoolArg("alive").value_or(false)) continue;
+    alive++;
+    EXPECT_TRUE(begun.count(*e.id)) << "G " << *e.id << " ends alive without its begin";
+  }
+  EXPECT_LT(alive, spawns / 10);
   unlink(path.c_str());
 }
 

@@ -217,6 +217,16 @@ void Tracer::Pass(bool final) {
     std::lock_guard<std::mutex> lock(mu_);
     full.swap(full_);
   }
+  // The runtime track's events go to the spool before any M's taken here or later: a G
+  // spawned or readied from outside the runtime is recorded before it is queued, so its
+  // spawn is in this take (or an earlier one) when its run and exit are in an M buffer
+  // taken above, and the file's writer sees the spawn first, as it needs to pair them.
+  std::vector<TraceEvent> shared;
+  {
+    std::lock_guard<std::mutex> lock(shared_mu_);
+    shared.swap(shared_);
+  }
+  spool_->AddEvents(-1, shared.data(), static_cast<uint32_t>(shared.size()));
   // Handed over in order, so each M's come in its sequence.
   std::vector<TraceBuf*> done;  // to recycle
   for (TraceBuf* b : full) {
@@ -276,12 +286,6 @@ void Tracer::Pass(bool final) {
       spool_->AddEvents(m->id, b->ev, b->count.load(std::memory_order_acquire));
     }
   }
-  std::vector<TraceEvent> shared;
-  {
-    std::lock_guard<std::mutex> lock(shared_mu_);
-    shared.swap(shared_);
-  }
-  spool_->AddEvents(-1, shared.data(), static_cast<uint32_t>(shared.size()));
   if (kernel_ != nullptr) {
     std::vector<mn_trace_record> recs;
     kernel_->Poll(&recs);

@@ -200,7 +200,7 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       if (t.g == e.a) Close(m, t, ns, RunEndName(e.flags() & 7), e.b);
       if (why == RunEndWhy::kExit) {
         if (auto it = live_.find(e.a); it != live_.end()) {
-          GEnd(e.a, it->second, ns, false);
+          GEnd(e.a, it->second.label, ns, false);
           live_.erase(it);
         }
       }
@@ -236,7 +236,7 @@ void TraceJson::Add(int64_t m, const TraceEvent& e) {
       absl::StrAppend(&cur_, R"(,"id":)", e.a, R"(,"name":)");
       AppendGName(e.a, e.b);
       absl::StrAppend(&cur_, R"(,"args":{"g":)", e.a, R"(,"label":)", label, "}}");
-      live_[e.a] = e.b;
+      live_[e.a] = Live{e.b, cuts_};
       break;
     }
     case TraceType::kReady:
@@ -327,6 +327,7 @@ void TraceJson::Cut() {
     return;
   }
   ring_total_ += cur_.size();
+  cuts_++;
   chunks_.emplace_back(std::move(cur_), cur_events_);
   cur_.clear();
   cur_events_ = 0;
@@ -352,7 +353,12 @@ absl::Status TraceJson::Finish(const TraceSummary& s) {
     Place(m, t, true);
     Close(m, t, std::max(t.last, s.stop_ns), "stop");
   }
-  for (const auto& [g, label] : live_) GEnd(g, label, s.stop_ns, true);
+  const int64_t first_kept = cuts_ - static_cast<int64_t>(chunks_.size());
+  for (const auto& [g, l] : live_) {
+    if (ring_bytes_ != 0 && l.chunk < first_kept) continue;  // its b was dropped
+    GEnd(g, l.label, s.stop_ns, true);
+    if (cur_.size() >= chunk_bytes_) Cut();
+  }
   live_.clear();
   // Names and order of the tracks.
   auto meta = [&](const char* what, int pid, int64_t tid, const std::string& arg) {

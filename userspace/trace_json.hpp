@@ -14,6 +14,10 @@
 //    Finish). An M takes no timestamp while off its CPU, so every off-CPU interval falls
 //    inside one of its slices or one of its gaps; it is clipped to that container, which
 //    absorbs any disagreement between the two clocks' reads.
+//  - The ring bounds the file: at the stop, a G still alive gets its e (alive: true) only if
+//    its b is in a chunk still kept. The runtime track (spawns from outside threads) is
+//    spooled as it comes while the Ms' events wait raw in the ring, so the spool holds
+//    far older spawns than M events; their e's would have outgrown the ring tenfold.
 //  - The file is one JSON object whichever way it ends: every event after the first is
 //    written with its leading comma, so dropping whole chunks (ring mode) keeps it valid,
 //    and otherData (which holds the totals) is written last.
@@ -117,7 +121,12 @@ class TraceJson {
   int64_t dropped_ = 0;        // events in chunks the ring dropped
   absl::Status status_;        // the first write error
   std::vector<Track> tracks_;  // by M id + 1 (0: the runtime track)
-  absl::flat_hash_map<uint64_t, uint64_t> live_;  // G id -> label, from b until e
+  struct Live {
+    uint64_t label;
+    int64_t chunk;  // the chunk its b went into (cuts_ then)
+  };
+  absl::flat_hash_map<uint64_t, Live> live_;  // G id -> its b, until its e
+  int64_t cuts_ = 0;           // ring mode: chunks cut so far (cur_ is chunk cuts_)
   absl::flat_hash_map<uint64_t, std::string> labels_;  // quoted
   bool kernel_ = false;
 };
