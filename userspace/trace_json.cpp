@@ -352,6 +352,7 @@ absl::Status TraceJson::Finish(const TraceSummary& s) {
     t.last = std::max(t.last, s.stop_ns);
     Place(m, t, true);
     Close(m, t, std::max(t.last, s.stop_ns), "stop");
+    if (cur_.size() >= chunk_bytes_) Cut();
   }
   const int64_t first_kept = cuts_ - static_cast<int64_t>(chunks_.size());
   for (const auto& [g, l] : live_) {
@@ -360,6 +361,9 @@ absl::Status TraceJson::Finish(const TraceSummary& s) {
     if (cur_.size() >= chunk_bytes_) Cut();
   }
   live_.clear();
+  // Ring mode: the last events through the ring too, so that what follows (the tracks'
+  // names, otherData) is all the file holds beyond ring_bytes.
+  if (ring_bytes_ != 0 && !cur_.empty()) Cut();
   // Names and order of the tracks.
   auto meta = [&](const char* what, int pid, int64_t tid, const std::string& arg) {
     absl::StrAppend(&cur_, ",\n", R"({"ph":"M","name":")", what, R"(","pid":)", pid,
