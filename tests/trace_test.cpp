@@ -143,6 +143,17 @@ int64_t Steals(mn::detail::Runtime* rt) {
   return n;
 }
 
+// n Gs spawned from a thread outside the runtime (recorded on the runtime track), each
+// calling wg.done(); then waits on wg, so the Gs it counted before finish too.
+void SpawnFromOutside(mn::WaitGroup& wg, int n) {
+  wg.add(n);
+  std::thread outside([&] {
+    for (int i = 0; i < n; i++) mn::go([&] { wg.done(); });
+  });
+  wg.wait();
+  outside.join();
+}
+
 // Ping-pong over channels, a contended mutex, sleeps, a blocking call, and batches of
 // busy Gs until the other P has stolen some.
 void Workload(int pairs, int rounds) {
@@ -302,12 +313,7 @@ TEST(Trace, AGBeginsOnlyAfterItIsMadeRunnable) {
             wg.done();
           });
         }
-        wg.add(spawns);
-        std::thread outside([&] {
-          for (int i = 0; i < spawns; i++) mn::go([&] { wg.done(); });
-        });
-        wg.wait();
-        outside.join();
+        SpawnFromOutside(wg, spawns);
       },
       mn::Options{.procs = 2, .trace_path = path.c_str()});
   Trace t = Load(path);
@@ -405,12 +411,7 @@ TEST(Trace, RingBoundsOutsideSpawns) {
   mn::run(
       [&] {
         mn::WaitGroup wg;
-        wg.add(spawns);
-        std::thread outside([&] {
-          for (int i = 0; i < spawns; i++) mn::go([&] { wg.done(); });
-        });
-        wg.wait();
-        outside.join();
+        SpawnFromOutside(wg, spawns);
       },
       mn::Options{.procs = 2, .trace_path = path.c_str(), .trace_ring_mib = 1});
   struct stat st {};

@@ -108,7 +108,7 @@ struct M {
   // since, so a run begin may take trace_raw as its time (trace.hpp). trace_taken_raw:
   // the clock reading of the handoff that took this M's P (0: untraced), written by the
   // taker before its release store of kPStateTaken, read by the M once it has seen that
-  // store (acquire), so that its P's track ends where the P went (TraceTakenMark).
+  // store (acquire), so that its P's track ends where the P went (Tracer::TakenMark).
   std::atomic<TraceBuf*> tbuf{nullptr};
   uint64_t tseq = 0;
   uint64_t tseq_gen = 0;
